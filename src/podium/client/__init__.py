@@ -1,0 +1,102 @@
+"""The Python API: one :class:`Client` over a workspace, mirroring the CLI."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from podium.core.records import AuditRecord, Model, ModelVersion, Run
+from podium.core.settings import Settings
+from podium.core.signature import Signature
+from podium.pipelines import load_artifact
+from podium.registry import Predictor, Registry
+from podium.workspace import Workspace
+
+__all__ = ["Client"]
+
+
+class Client:
+    """Everything podium does, as methods. ``Client()`` uses the environment's settings.
+
+    >>> client = Client(home="/tmp/podium-demo")
+    >>> client.list_models()
+    []
+    """
+
+    def __init__(
+        self, settings: Settings | None = None, *, home: str | Path | None = None
+    ) -> None:
+        if home is not None:
+            self.workspace = Workspace(Settings.at(home))
+        elif settings is not None:
+            self.workspace = Workspace(settings)
+        else:
+            self.workspace = Workspace.default()
+
+    @cached_property
+    def registry(self) -> Registry:
+        return Registry(self.workspace.store, self.workspace.artifacts)
+
+    # -- models ------------------------------------------------------------------------------
+    def register_model(
+        self,
+        model: Any,
+        name: str,
+        *,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: Any = None,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        description: str = "",
+        data: str | None = None,
+        alias: str | None = None,
+        flavor: str | None = None,
+    ) -> ModelVersion:
+        """Register ``model`` as the next version of ``name``; see :meth:`Registry.register`."""
+        return self.registry.register(
+            model, name, signature=signature, input_example=input_example, metrics=metrics,
+            params=params, tags=tags, description=description, data=data, alias=alias,
+            flavor=flavor,
+        )
+
+    def load(self, uri: str, *, flavor: str | None = None) -> Predictor:
+        return self.registry.load(uri, flavor=flavor)
+
+    def get_version(self, uri: str) -> ModelVersion:
+        return self.registry.get(uri)
+
+    def get_model(self, name: str) -> Model:
+        return self.registry.get_model(name)
+
+    def list_models(self, *, limit: int = 100, offset: int = 0) -> list[Model]:
+        return self.registry.list_models(limit=limit, offset=offset)
+
+    def list_versions(self, name: str, *, limit: int = 100, offset: int = 0) -> list[ModelVersion]:
+        return self.registry.list_versions(name, limit=limit, offset=offset)
+
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        return self.registry.set_alias(name, alias, version)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.registry.delete_alias(name, alias)
+
+    # -- runs --------------------------------------------------------------------------------
+    def list_runs(
+        self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
+        offset: int = 0,
+    ) -> list[Run]:
+        return self.workspace.store.runs.list(
+            pipeline=pipeline, status=status, limit=limit, offset=offset
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self.workspace.store.runs.get(run_id)
+
+    def load_artifact(self, artifact_id: str) -> Any:
+        return load_artifact(artifact_id, self.workspace)
+
+    # -- audit -------------------------------------------------------------------------------
+    def audit(self, *, target: str | None = None, limit: int = 100) -> list[AuditRecord]:
+        return self.workspace.store.audit.list(target=target, limit=limit)

@@ -1,0 +1,22 @@
+"""Ambient context: who acts, in which run and request. Read by the audit log and lineage."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from contextvars import ContextVar
+
+actor_var: ContextVar[str | None] = ContextVar("podium_actor", default=None)
+run_id_var: ContextVar[str | None] = ContextVar("podium_run_id", default=None)
+request_id_var: ContextVar[str | None] = ContextVar("podium_request_id", default=None)
+
+
+def current_actor() -> str:
+    """The actor recorded in the audit log: explicit context, ``$PODIUM_ACTOR``, or the OS user."""
+    actor = actor_var.get() or os.environ.get("PODIUM_ACTOR")
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except Exception:  # no user database entry in some containers
+        return "unknown"

@@ -1,0 +1,90 @@
+"""Validation of names that become paths, URLs or keys, and model references."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from podium.core.errors import InvalidNameError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_name(name: object, kind: str = "name") -> str:
+    """Return ``name`` if it is a safe identifier, else raise :class:`InvalidNameError`.
+
+    A safe name is 1-128 characters of letters, digits, ``.``, ``_`` and ``-``, starts
+    with a letter or digit and is not made only of dots: it can never climb out of a
+    folder (``..``), be absolute (``/etc``) or carry a URL separator.
+
+    >>> check_name("churn-model_v2")
+    'churn-model_v2'
+    """
+    if not isinstance(name, str) or not _NAME.match(name) or set(name) <= {"."}:
+        raise InvalidNameError(
+            f"Invalid {kind} {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit.",
+            hint=f"Pick a {kind} such as 'churn' or 'fraud-detector_v2'.",
+        )
+    return name
+
+
+def check_digest(digest: object) -> str:
+    """Return a bare lowercase sha256 hex digest, accepting an optional ``sha256:`` prefix."""
+    if isinstance(digest, str):
+        bare = digest.removeprefix("sha256:")
+        if _DIGEST.match(bare):
+            return bare
+    raise InvalidNameError(
+        f"Invalid content digest {digest!r}: expected 64 lowercase hex characters "
+        "(optionally prefixed 'sha256:').",
+        hint="Digests come from the artifact store; do not build them by hand.",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """A reference to one model version: by number or by alias.
+
+    Accepted forms: ``models:/NAME/3``, ``models:/NAME@champion``, ``NAME/3``,
+    ``NAME@champion``, and ``NAME`` alone (meaning the latest version).
+
+    >>> ModelRef.parse("models:/churn@champion")
+    ModelRef(name='churn', version=None, alias='champion')
+    """
+
+    name: str
+    version: int | None = None
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, uri: str) -> ModelRef:
+        if not isinstance(uri, str) or not uri:
+            raise InvalidNameError(
+                f"Invalid model reference {uri!r}.",
+                hint="Use models:/NAME/VERSION, models:/NAME@ALIAS, NAME/VERSION or NAME@ALIAS.",
+            )
+        body = uri.removeprefix("models:/")
+        if body.startswith("/"):
+            body = body[1:]
+        hint = "Use models:/NAME/VERSION, models:/NAME@ALIAS, NAME/VERSION or NAME@ALIAS."
+        if "@" in body:
+            name, _, alias = body.partition("@")
+            return cls(check_name(name, "model name"), alias=check_name(alias, "alias"))
+        if "/" in body:
+            name, _, ver = body.partition("/")
+            if not ver.isdigit() or int(ver) < 1:
+                raise InvalidNameError(
+                    f"Invalid model version {ver!r} in {uri!r}: expected a whole number >= 1.",
+                    hint=hint,
+                )
+            return cls(check_name(name, "model name"), version=int(ver))
+        return cls(check_name(body, "model name"))
+
+    def __str__(self) -> str:
+        if self.alias:
+            return f"models:/{self.name}@{self.alias}"
+        if self.version:
+            return f"models:/{self.name}/{self.version}"
+        return f"models:/{self.name}"

@@ -1,0 +1,136 @@
+"""Plain records returned by the store: what the user reads, never live ORM objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class Record:
+    """Mixin: ``to_dict()`` gives JSON-ready data (datetimes as ISO strings)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[call-overload,no-any-return]
+
+
+@dataclass(frozen=True)
+class Model(Record):
+    name: str
+    description: str
+    tags: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+    latest_version: int
+    aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FlavorRecord(Record):
+    """One serialized form of a model version (skops, joblib, onnx, ...)."""
+
+    flavor: str
+    digest: str
+    size: int
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ModelVersion(Record):
+    model: str
+    version: int
+    created_at: datetime
+    created_by: str
+    description: str
+    flavors: tuple[FlavorRecord, ...]
+    signature: dict[str, Any] | None
+    input_example: dict[str, Any] | None  # {"columns": [...], "data": [[...]]}
+    reference_output: dict[str, Any] | None  # predictions on the input example
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    tags: dict[str, str]
+    run_id: str | None
+    data_ref: str | None
+    code_version: str | None
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.model}/{self.version}"
+
+    def flavor(self, name: str) -> FlavorRecord | None:
+        return next((f for f in self.flavors if f.flavor == name), None)
+
+
+@dataclass(frozen=True)
+class AuditRecord(Record):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    before: Any
+    after: Any
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class ArtifactRecord(Record):
+    id: str
+    digest: str
+    size: int
+    materializer: str
+    type_name: str
+    run_id: str | None
+    step: str | None
+    name: str
+    meta: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StepRun(Record):
+    run_id: str
+    name: str
+    status: str  # pending, running, succeeded, failed, skipped, cached
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    error: str | None
+    attempts: int
+    cache_hit: bool
+    inputs: dict[str, Any]
+    outputs: list[str]  # artifact ids
+    upstream: list[str]
+
+
+@dataclass(frozen=True)
+class Run(Record):
+    id: str
+    pipeline: str
+    status: str  # running, succeeded, failed, crashed
+    params: dict[str, Any]
+    trigger: str
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    error: str | None
+    code_version: str | None
+    scheduled_time: datetime | None = None
+    steps: tuple[StepRun, ...] = ()
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None

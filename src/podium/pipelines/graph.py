@@ -1,0 +1,104 @@
+"""The DAG a pipeline function builds by calling steps: nodes, and references between them."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from podium.core.errors import PipelineError
+
+if TYPE_CHECKING:
+    from podium.pipelines.step import Step
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRef:
+    """A placeholder for a step's output while the pipeline is being built.
+
+    Passing it to another step draws an edge; its value exists only when the run executes.
+    """
+
+    node: str
+    index: int | None = None  # which output of a multi-output step
+
+    def __bool__(self) -> bool:
+        raise PipelineError(
+            f"The output of step {self.node!r} has no value while the pipeline is being built, "
+            "so it cannot be used in an `if` or `while`.",
+            hint="Move the condition into a step, which receives real values.",
+        )
+
+    def __iter__(self) -> Any:
+        raise PipelineError(
+            f"Step {self.node!r} has a single output and cannot be unpacked.",
+            hint="Declare several outputs with @step(outputs=['a', 'b']) or a tuple[...] "
+            "return annotation.",
+        )
+
+
+@dataclass
+class Node:
+    name: str
+    step: Step
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    upstream: list[str]
+    outputs: tuple[str, ...] | None  # names when the step returns several values
+
+
+@dataclass
+class Graph:
+    """Nodes in the order they were added, which is a topological order by construction."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+
+    def add(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        name = step.name
+        n = 2
+        while name in self.nodes:
+            name = f"{step.name}_{n}"
+            n += 1
+        upstream = sorted({r.node for r in _refs((args, kwargs))})
+        node = Node(name, step, args, kwargs, upstream, step.outputs)
+        self.nodes[name] = node
+        if step.outputs:
+            return tuple(OutputRef(name, i) for i in range(len(step.outputs)))
+        return OutputRef(name)
+
+    def downstream(self, name: str) -> set[str]:
+        """Every node that depends on ``name``, directly or not."""
+        out: set[str] = set()
+        for node in self.nodes.values():
+            if name in node.upstream or out.intersection(node.upstream):
+                out.add(node.name)
+        return out
+
+
+def _refs(value: Any) -> list[OutputRef]:
+    """OutputRefs anywhere inside tuples, lists and dict values."""
+    if isinstance(value, OutputRef):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [r for v in value for r in _refs(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _refs(v)]
+    return []
+
+
+def resolve(value: Any, results: dict[str, Any]) -> Any:
+    """Replace OutputRefs inside ``value`` with the outputs of finished steps."""
+    if isinstance(value, OutputRef):
+        out = results[value.node]
+        return out if value.index is None else out[value.index]
+    if isinstance(value, tuple):
+        return tuple(resolve(v, results) for v in value)
+    if isinstance(value, list):
+        return [resolve(v, results) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve(v, results) for k, v in value.items()}
+    return value
+
+
+# The graph being built by the pipeline function currently running, if any.
+building: ContextVar[Graph | None] = ContextVar("podium_building_graph", default=None)

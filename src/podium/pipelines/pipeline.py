@@ -1,0 +1,110 @@
+"""``@pipeline``: a function that calls steps; the data passed between them is the DAG."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, overload
+
+from podium.core.errors import PipelineError
+from podium.core.names import check_name
+from podium.pipelines.graph import Graph, building
+from podium.pipelines.runner import RunResult, execute
+from podium.workspace import Workspace
+
+
+class Pipeline:
+    """A pipeline. ``build(**params)`` returns its DAG; ``run(**params)`` executes it.
+
+    >>> from podium import pipeline, step
+    >>> @step
+    ... def load() -> list[int]:
+    ...     return [1, 2, 3]
+    >>> @step
+    ... def total(xs: list[int]) -> int:
+    ...     return sum(xs)
+    >>> @pipeline
+    ... def demo():
+    ...     return total(load())
+    >>> list(demo.build().nodes)
+    ['load', 'total']
+    """
+
+    def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        self.fn = fn
+        self.name = check_name(name or fn.__name__, "pipeline name")
+        self.signature = inspect.signature(fn)
+        functools.update_wrapper(self, fn)
+
+    def bind(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validate ``params`` against the function's signature and apply its defaults."""
+        try:
+            bound = self.signature.bind(**params)
+        except TypeError as exc:
+            names = ", ".join(self.signature.parameters) or "none"
+            raise PipelineError(
+                f"Pipeline {self.name!r}: {exc}.",
+                hint=f"Its parameters are: {names}.",
+            ) from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    def build(self, **params: Any) -> Graph:
+        return self._build(self.bind(params))[0]
+
+    def _build(self, params: dict[str, Any]) -> tuple[Graph, Any]:
+        graph = Graph()
+        token = building.set(graph)
+        try:
+            returned = self.fn(**params)
+        finally:
+            building.reset(token)
+        if not graph.nodes:
+            raise PipelineError(
+                f"Pipeline {self.name!r} calls no step.",
+                hint="Decorate the functions it calls with @podium.step.",
+            )
+        return graph, returned
+
+    def run(
+        self,
+        *,
+        workspace: Workspace | None = None,
+        raise_on_failure: bool = True,
+        trigger: str = "manual",
+        **params: Any,
+    ) -> RunResult:
+        """Execute the pipeline and record the run; raise :class:`PipelineError` on failure."""
+        bound = self.bind(params)
+        graph, returned = self._build(bound)
+        return execute(
+            graph,
+            pipeline=self.name,
+            params=bound,
+            returned=returned,
+            workspace=workspace or Workspace.default(),
+            trigger=trigger,
+            raise_on_failure=raise_on_failure,
+        )
+
+    def __call__(self, **params: Any) -> RunResult:
+        return self.run(**params)
+
+    def __repr__(self) -> str:
+        return f"<pipeline {self.name}>"
+
+
+@overload
+def pipeline(fn: Callable[..., Any], /) -> Pipeline: ...
+@overload
+def pipeline(*, name: str | None = None) -> Callable[[Callable[..., Any]], Pipeline]: ...
+
+
+def pipeline(
+    fn: Callable[..., Any] | None = None, /, *, name: str | None = None
+) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
+    """Declare a pipeline: a function whose body calls steps."""
+    if fn is not None:
+        return Pipeline(fn)
+    return lambda f: Pipeline(f, name=name)

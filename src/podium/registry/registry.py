@@ -1,0 +1,225 @@
+"""The model registry: versions saved through flavors into the artifact store."""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+import numpy as np
+
+from podium.artifacts import ArtifactStore
+from podium.core.context import current_actor, run_id_var
+from podium.core.errors import ValidationError
+from podium.core.names import ModelRef, check_name
+from podium.core.records import FlavorRecord, Model, ModelVersion
+from podium.core.signature import Signature
+from podium.registry import flavors
+from podium.registry.predictor import Predictor
+from podium.store import MetadataStore
+
+# Rows of the input example kept in the registry (the reference for parity checks).
+EXAMPLE_ROWS = 100
+
+
+class Registry:
+    """Register, find and load model versions.
+
+    >>> reg = Registry(store, artifacts)  # doctest: +SKIP
+    >>> mv = reg.register(model, "churn", input_example=X_test, alias="champion")  # doctest: +SKIP
+    >>> reg.load("churn@champion").predict(X_test[:3])  # doctest: +SKIP
+    """
+
+    def __init__(self, store: MetadataStore, artifacts: ArtifactStore) -> None:
+        self.store = store
+        self.artifacts = artifacts
+
+    def register(
+        self,
+        model: Any,
+        name: str,
+        *,
+        signature: Signature | dict[str, Any] | None = None,
+        input_example: Any = None,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        description: str = "",
+        data: str | None = None,
+        alias: str | None = None,
+        flavor: str | None = None,
+    ) -> ModelVersion:
+        check_name(name, "model name")
+        if alias is not None:
+            check_name(alias, "alias")
+        fl = flavors.choose(model, flavor)
+        sig = _signature(signature, input_example, model)
+        example = _example(input_example, sig)
+        blob, meta = fl.save(model)
+        digest = self.artifacts.put(blob)
+        reference = None
+        if example is not None and sig is not None:
+            # Prove the serialized model predicts exactly as the one in memory.
+            reference = _reference(Predictor(model, sig), example)
+            reloaded = Predictor(fl.load(blob, meta, digest), sig)
+            if _reference(reloaded, example) != reference:
+                raise ValidationError(
+                    f"The {fl.name} copy of the model predicts differently from the model in "
+                    "memory on the input example.",
+                    field="flavor",
+                    hint="Register it with another flavor (flavor='joblib').",
+                )
+        return self.store.models.create_version(
+            name,
+            flavors=[FlavorRecord(fl.name, digest, len(blob), meta)],
+            signature=sig.to_dict() if sig else None,
+            input_example=example,
+            reference_output=reference,
+            metrics=_metrics(metrics),
+            params=params if params is not None else _params(model),
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            description=description,
+            run_id=run_id_var.get(),
+            data_ref=data,
+            code_version=_git_commit(),
+            alias=alias,
+            created_by=current_actor(),
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+    def get(self, uri: str | ModelRef) -> ModelVersion:
+        ref = uri if isinstance(uri, ModelRef) else ModelRef.parse(uri)
+        return self.store.models.resolve(ref)
+
+    def load(self, uri: str | ModelRef, *, flavor: str | None = None) -> Predictor:
+        """A :class:`Predictor` for the version ``uri`` names."""
+        mv = self.get(uri)
+        rec = mv.flavor(flavor) if flavor else mv.flavors[0] if mv.flavors else None
+        if rec is None:
+            have = ", ".join(f.flavor for f in mv.flavors) or "none"
+            raise ValidationError(
+                f"{mv.uri} has no {flavor!r} flavor (it has: {have}).", field="flavor"
+            )
+        model = flavors.get(rec.flavor).load(self.artifacts.get(rec.digest), rec.meta, rec.digest)
+        sig = Signature.from_dict(mv.signature) if mv.signature else None
+        return Predictor(model, sig, mv, rec.flavor)
+
+    def list_models(self, *, limit: int = 100, offset: int = 0) -> list[Model]:
+        return self.store.models.list_models(limit=limit, offset=offset)
+
+    def get_model(self, name: str) -> Model:
+        return self.store.models.get_model(name)
+
+    def list_versions(self, name: str, *, limit: int = 100, offset: int = 0) -> list[ModelVersion]:
+        return self.store.models.list_versions(name, limit=limit, offset=offset)
+
+    # -- aliases -----------------------------------------------------------------------------
+    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
+        return self.store.models.set_alias(name, alias, version)
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self.store.models.delete_alias(name, alias)
+
+
+def _signature(signature: Any, example: Any, model: Any) -> Signature | None:
+    if isinstance(signature, Signature):
+        return signature
+    if isinstance(signature, dict):
+        return Signature.from_dict(signature)
+    if signature is not None:
+        raise ValidationError(
+            f"signature must be a Signature or a dict, got {type(signature).__name__}.",
+            field="signature",
+        )
+    if example is None:
+        return None
+    head = _head(example)
+    sig = Signature.infer(head)
+    try:
+        out = Predictor(model, sig).predict(head)
+    except ValidationError:
+        raise
+    except Exception as exc:
+        raise ValidationError(
+            f"The model failed to predict on its input example: {type(exc).__name__}: {exc}.",
+            field="input_example",
+            hint="Pass an input example the model was trained on (a few rows of X).",
+        ) from exc
+    return Signature.infer(head, output=out)
+
+
+def _example(example: Any, sig: Signature | None) -> dict[str, Any] | None:
+    """The first rows of the example as ``{"columns": [...], "data": [[...], ...]}``."""
+    if example is None or sig is None:
+        return None
+    import pandas as pd
+
+    head = _head(example)
+    frame = head if isinstance(head, pd.DataFrame) else pd.DataFrame(head, columns=sig.columns)
+    data = frame.astype(object).where(frame.notna(), None).values.tolist()
+    return {"columns": [str(c) for c in frame.columns], "data": _plain(data)}
+
+
+def _head(example: Any) -> Any:
+    """The first EXAMPLE_ROWS rows of a DataFrame, dict of columns or array."""
+    import pandas as pd
+
+    if isinstance(example, pd.DataFrame):
+        return example.head(EXAMPLE_ROWS)
+    if isinstance(example, dict):
+        return pd.DataFrame(example).head(EXAMPLE_ROWS)
+    return np.asarray(example)[:EXAMPLE_ROWS]
+
+
+def _reference(pred: Predictor, example: dict[str, Any]) -> dict[str, Any]:
+    import pandas as pd
+
+    frame = pd.DataFrame(example["data"], columns=example["columns"])
+    labels, proba = pred.infer(pred.validate(frame))
+    out: dict[str, Any] = {"predictions": _plain(labels)}
+    if proba is not None:
+        out["probabilities"] = proba
+        out["classes"] = _plain(pred.classes)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python ones, recursively (for JSON columns)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _metrics(metrics: dict[str, Any] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, value in (metrics or {}).items():
+        try:
+            out[str(key)] = float(value)
+        except (TypeError, ValueError):
+            raise ValidationError(
+                f"Metric {key!r} must be a number, got {value!r}.", field=f"metrics.{key}"
+            ) from None
+    return out
+
+
+def _params(model: Any) -> dict[str, Any]:
+    """Top-level hyper-parameters of a scikit-learn estimator, when JSON-able."""
+    get_params = getattr(model, "get_params", None)
+    if get_params is None:
+        return {}
+    try:
+        raw = get_params(deep=False)
+    except Exception:
+        return {}
+    return {k: v for k, v in raw.items() if isinstance(v, str | int | float | bool | type(None))}
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=2, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None

@@ -1,0 +1,301 @@
+"""The ASGI data plane: OIP v2, ``/predict``, SageMaker ``/invocations``, ``/metrics``.
+
+Handlers take the raw request and answer with orjson bytes: the signature's compiled
+validator does the checking (field-level 4xx), so no per-request pydantic model is built.
+Every error a client can cause maps to a 4xx through :func:`podium.core.errors.http_status`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from podium import __version__
+from podium.core.errors import (
+    MalformedRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PodiumError,
+    ValidationError,
+    http_status,
+)
+from podium.registry import Predictor
+from podium.serving import codecs
+from podium.serving import openapi as docs
+from podium.serving.metrics import ServingMetrics
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits; exceeding one answers 413 naming it."""
+
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_rows: int = 100_000
+    # Batches above this many rows are predicted off the event loop so health checks and
+    # small requests keep flowing; below it the thread hop costs more than it saves.
+    threadpool_rows: int = 512
+
+    @classmethod
+    def from_env(cls) -> Limits:
+        return cls(
+            max_body_bytes=int(os.environ.get("PODIUM_MAX_BODY_BYTES", cls.max_body_bytes)),
+            max_rows=int(os.environ.get("PODIUM_MAX_ROWS", cls.max_rows)),
+        )
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def json_response(obj: Any, status: int = 200, request_id: str | None = None) -> Response:
+    headers = {"x-request-id": request_id} if request_id else None
+    return Response(_dumps(obj), status_code=status, media_type=JSON, headers=headers)
+
+
+def error_response(error: PodiumError, request_id: str | None) -> Response:
+    body = error.to_dict()
+    if request_id:
+        body["request_id"] = request_id
+    return json_response(body, http_status(error), request_id)
+
+
+def request_id_of(request: Request) -> str:
+    given = request.headers.get("x-request-id")
+    return given if given and _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise _too_large(int(length), limit)
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(
+        f"The request body has {size} bytes, over the limit of {limit} (max_body_bytes).",
+        field="body",
+        hint="Split the batch, or raise PODIUM_MAX_BODY_BYTES on the server.",
+    )
+
+
+def parse_json(body: bytes) -> Any:
+    if not body:
+        raise MalformedRequestError("The request body is empty; expected JSON.", field="body")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequestError(
+            f"The request body is not valid JSON: {exc}.", field="body"
+        ) from None
+
+
+class ModelServer:
+    """The models one server answers for, and the shared work of every predict route."""
+
+    def __init__(self, predictors: list[Predictor], limits: Limits) -> None:
+        if not predictors:
+            raise ValidationError("A server needs at least one model.", field="models")
+        self.predictors = {p.name: p for p in predictors}
+        self.default = predictors[0]
+        self.limits = limits
+        self.metrics = ServingMetrics()
+        for p in predictors:
+            self.metrics.ready.labels(p.name, str(p.version_number or "")).set(1)
+
+    def find(self, name: str, version: str | None = None) -> Predictor:
+        p = self.predictors.get(name)
+        if p is None:
+            raise NotFoundError(
+                f"This server has no model {name!r}; it serves: {', '.join(self.predictors)}.",
+                hint="GET /v2/models/NAME for each name listed.",
+            )
+        if version is not None and version != str(p.version_number):
+            raise NotFoundError(
+                f"Model {name!r} is served at version {p.version_number}, not {version!r}.",
+                hint=f"Use /v2/models/{name}/infer for the version being served.",
+            )
+        return p
+
+    async def predict(
+        self,
+        request: Request,
+        protocol: str,
+        run: Callable[[Request, bytes, str], Awaitable[tuple[Predictor, Any, int]]],
+    ) -> Response:
+        """Read the body, let ``run`` decode and answer, and record metrics either way."""
+        t0 = time.perf_counter()
+        rid = request_id_of(request)
+        predictor = self.default
+        try:
+            body = await read_body(request, self.limits.max_body_bytes)
+            predictor, payload, rows = await run(request, body, rid)
+            code = 200
+            response = json_response(payload, 200, rid)
+        except PodiumError as exc:
+            code = http_status(exc)
+            response = error_response(exc, rid)
+            rows = 0
+        except Exception as exc:  # the model itself failed: a real server error
+            code = 500
+            err = PodiumError(
+                f"The model failed to predict: {type(exc).__name__}: {exc}.",
+                hint="Check the model against its input example with podium.load(...).",
+            )
+            response = error_response(err, rid)
+            rows = 0
+        self.metrics.observe(
+            predictor.name, str(predictor.version_number or ""), protocol, code,
+            time.perf_counter() - t0, rows,
+        )
+        return response
+
+    async def infer(self, predictor: Predictor, x: Any) -> tuple[list[Any], Any]:
+        rows = len(x)
+        if rows > self.limits.max_rows:
+            raise PayloadTooLargeError(
+                f"The request has {rows} rows, over the limit of {self.limits.max_rows} "
+                "(max_rows).",
+                field="rows",
+                hint="Split the batch, or raise PODIUM_MAX_ROWS on the server.",
+            )
+        if rows > self.limits.threadpool_rows:
+            return await run_in_threadpool(predictor.infer, x)
+        return predictor.infer(x)
+
+
+def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None = None) -> FastAPI:
+    """The ASGI app serving ``predictors``; mountable inside another FastAPI/Starlette app.
+
+    >>> app = create_app(podium.load("models:/churn@champion"))  # doctest: +SKIP
+    >>> parent.mount("/churn", app)  # doctest: +SKIP
+    """
+    plist = predictors if isinstance(predictors, list) else [predictors]
+    server = ModelServer(plist, limits or Limits.from_env())
+    app = FastAPI(
+        title="podium model server",
+        version=__version__,
+        description="Open Inference Protocol v2, /predict and the SageMaker contract.",
+    )
+    app.state.server = server
+
+    # -- health and metadata ---------------------------------------------------------------
+    @app.get("/v2", tags=["oip"])
+    async def server_metadata() -> Response:
+        return json_response({"name": "podium", "version": __version__, "extensions": []})
+
+    @app.get("/v2/health/live", tags=["oip"])
+    async def live() -> Response:
+        return json_response({"live": True})
+
+    @app.get("/v2/health/ready", tags=["oip"])
+    async def ready() -> Response:
+        return json_response({"ready": True})
+
+    @app.get("/v2/models/{name}", tags=["oip"])
+    @app.get("/v2/models/{name}/versions/{version}", tags=["oip"])
+    async def model_metadata(request: Request, name: str, version: str | None = None) -> Response:
+        try:
+            return json_response(codecs.oip_metadata(server.find(name, version)))
+        except PodiumError as exc:
+            return error_response(exc, request_id_of(request))
+
+    @app.get("/v2/models/{name}/ready", tags=["oip"])
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["oip"])
+    async def model_ready(request: Request, name: str, version: str | None = None) -> Response:
+        try:
+            server.find(name, version)
+        except PodiumError as exc:
+            return error_response(exc, request_id_of(request))
+        return json_response({"name": name, "ready": True})
+
+    # -- Open Inference Protocol v2 ----------------------------------------------------------
+    async def _oip(request: Request, name: str, version: str | None) -> Response:
+        async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
+            predictor = server.find(name, version)
+            x, wanted, given_id = codecs.decode_oip(predictor, parse_json(body))
+            labels, proba = await server.infer(predictor, x)
+            return predictor, codecs.encode_oip(predictor, labels, proba, wanted,
+                                                given_id or rid), len(labels)
+
+        return await server.predict(request, "v2", run)
+
+    @app.post("/v2/models/{name}/infer", tags=["oip"], openapi_extra=docs.OIP_INFER)
+    async def infer(request: Request, name: str) -> Response:
+        return await _oip(request, name, None)
+
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer", tags=["oip"], openapi_extra=docs.OIP_INFER
+    )
+    async def infer_version(request: Request, name: str, version: str) -> Response:
+        return await _oip(request, name, version)
+
+    # -- JSON records -----------------------------------------------------------------------
+    @app.post("/predict", tags=["predict"], openapi_extra=docs.PREDICT)
+    async def predict(request: Request) -> Response:
+        async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
+            predictor = server.default
+            x = codecs.decode_records(predictor, parse_json(body))
+            labels, proba = await server.infer(predictor, x)
+            return predictor, codecs.encode_predict(predictor, labels, proba, rid), len(labels)
+
+        return await server.predict(request, "predict", run)
+
+    # -- SageMaker contract ------------------------------------------------------------------
+    @app.get("/ping", tags=["sagemaker"])
+    async def ping() -> Response:
+        return Response(b"", status_code=200)
+
+    @app.post("/invocations", tags=["sagemaker"], openapi_extra=docs.INVOCATIONS)
+    async def invocations(request: Request) -> Response:
+        async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
+            predictor = server.default
+            ctype = req.headers.get("content-type", JSON).split(";")[0].strip().lower()
+            if ctype == "text/csv":
+                try:
+                    text = body.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise MalformedRequestError("The CSV body is not UTF-8.", field="body") from None
+                x = codecs.decode_csv(predictor, text)
+            elif ctype in (JSON, "application/x-json", ""):
+                x = codecs.decode_invocations(predictor, parse_json(body))
+            else:
+                raise MalformedRequestError(
+                    f"Unsupported content type {ctype!r}.", field="content-type",
+                    hint="Send application/json or text/csv.",
+                )
+            labels, proba = await server.infer(predictor, x)
+            out: dict[str, Any] = {"predictions": labels}
+            if proba is not None:
+                out["probabilities"] = proba
+                out["classes"] = predictor.classes
+            return predictor, out, len(labels)
+
+        return await server.predict(request, "invocations", run)
+
+    # -- Prometheus -----------------------------------------------------------------------------
+    @app.get("/metrics", tags=["ops"])
+    async def metrics() -> Response:
+        return Response(server.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app

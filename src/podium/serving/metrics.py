@@ -1,0 +1,54 @@
+"""Prometheus metrics of one server, in its own registry (several apps can share a process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ("model", "version", "protocol")
+        self.requests = Counter(
+            "podium_requests", "Prediction requests by outcome.", (*labels, "code"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "podium_request_duration_seconds", "Time to answer a prediction request.", labels,
+            buckets=LATENCY_BUCKETS, registry=self.registry,
+        )
+        self.rows = Counter(
+            "podium_predicted_rows", "Rows predicted.", labels, registry=self.registry
+        )
+        self.ready = Gauge(
+            "podium_model_ready", "1 when the model is loaded and answering.",
+            ("model", "version"), registry=self.registry,
+        )
+        # Label lookups cost more than the increments: cache the children per label set.
+        self._timing: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._counts: dict[tuple[str, str, str, str], Any] = {}
+
+    def observe(
+        self, model: str, version: str, protocol: str, code: int, seconds: float, rows: int
+    ) -> None:
+        key = (model, version, protocol, str(code))
+        counter = self._counts.get(key)
+        if counter is None:
+            counter = self._counts[key] = self.requests.labels(*key)
+        counter.inc()
+        if code >= 400:
+            return
+        timing = self._timing.get(key[:3])
+        if timing is None:
+            timing = self._timing[key[:3]] = (
+                self.latency.labels(*key[:3]), self.rows.labels(*key[:3])
+            )
+        timing[0].observe(seconds)
+        timing[1].inc(rows)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,89 @@
+"""Running the app on uvicorn: in the foreground (``podium serve``) or in a thread."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from podium.core.errors import ConfigError
+
+log = logging.getLogger("podium.serving")
+DEFAULT_PORT = 8000
+
+
+def resolve_port(port: int | None) -> int:
+    """``port`` if given, else ``$PORT`` (the container contract), else 8000."""
+    if port is not None:
+        return port
+    raw = os.environ.get("PORT")
+    if raw is None:
+        return DEFAULT_PORT
+    if not raw.isdigit() or not 0 <= int(raw) <= 65535:
+        raise ConfigError(f"PORT={raw!r} is not a port number.", hint="Set PORT to 0-65535.")
+    return int(raw)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def uvicorn_config(app: Any, host: str, port: int, *, access_log: bool = False) -> Any:
+    import uvicorn
+
+    loop = "auto"
+    http = "auto"
+    return uvicorn.Config(
+        app, host=host, port=port, loop=loop, http=http, access_log=access_log,
+        log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+    )
+
+
+def serve(app: Any, host: str = "127.0.0.1", port: int | None = None, *,
+          access_log: bool = False) -> None:
+    """Serve ``app`` in the foreground until interrupted."""
+    import uvicorn
+
+    if not is_loopback(host):
+        log.warning("Binding %s: the server is reachable from other machines.", host)
+    uvicorn.Server(uvicorn_config(app, host, resolve_port(port), access_log=access_log)).run()
+
+
+@dataclass
+class RunningServer:
+    """A server started by :func:`start_in_thread`; ``stop()`` shuts it down."""
+
+    url: str
+    port: int
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+
+def start_in_thread(app: Any, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
+    """Start ``app`` on a background thread; port 0 picks a free port."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn_config(app, host, port))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ConfigError(f"The server could not start on {host}:{port}.")
+        time.sleep(0.01)
+    bound = server.servers[0].sockets[0].getsockname()[1]
+    return RunningServer(f"http://{host}:{bound}", bound, server, thread)

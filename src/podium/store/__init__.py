@@ -1,0 +1,36 @@
+"""The metadata store (SQLAlchemy 2 + Alembic): the only package that imports sqlalchemy."""
+
+from __future__ import annotations
+
+from podium.store.audit import AuditRepo
+from podium.store.base import Database
+from podium.store.engine import make_engine, normalize_url
+from podium.store.migrate import upgrade
+from podium.store.models import ModelRepo
+from podium.store.runs import RunRepo
+
+__all__ = ["MetadataStore"]
+
+
+class MetadataStore:
+    """Opens (and migrates) the database at ``url`` and exposes its repositories.
+
+    >>> store = MetadataStore("sqlite://")
+    >>> store.models.list_models()
+    []
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.db = Database(make_engine(self.url))
+        upgrade(self.db.engine)
+        self.models = ModelRepo(self.db)
+        self.runs = RunRepo(self.db)
+        self.audit = AuditRepo(self.db)
+
+    @property
+    def backend(self) -> str:
+        return self.db.dialect
+
+    def close(self) -> None:
+        self.db.engine.dispose()

@@ -1,0 +1,52 @@
+"""The store's engine wrapper: read and write transactions with errors translated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from podium.core.errors import ConflictError, StoreError
+
+
+class Database:
+    """Holds the engine; ``read()`` and ``write()`` yield connections inside a transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self._translate(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with self._translate(), self.engine.connect() as conn:
+            conn.execution_options(podium_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"The change conflicts with stored data: {_first_line(exc)}.",
+                hint="Re-read the current state and try again.",
+            ) from exc
+        except OperationalError as exc:
+            raise StoreError(
+                f"The metadata store at {self.engine.url!r} failed: {_first_line(exc)}.",
+                hint="Check PODIUM_DB_URL and that the database is reachable.",
+            ) from exc
+        except DBAPIError as exc:
+            raise StoreError(f"The metadata store failed: {_first_line(exc)}.") from exc
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)

@@ -1,0 +1,83 @@
+"""Engines for SQLite (embedded default) and PostgreSQL, with the settings concurrency needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
+
+from podium.core.errors import ConfigError
+
+# SQLite: how long a writer waits for the lock before giving up (ms).
+BUSY_TIMEOUT_MS = 60_000
+
+
+def normalize_url(url: str) -> str:
+    """Route bare ``postgresql://`` URLs to psycopg 3, the driver podium depends on."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None for other backends and memory DBs."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; on SQLite, WAL + busy timeout + ``BEGIN IMMEDIATE`` for writers.
+
+    ``BEGIN IMMEDIATE`` takes the write lock when the transaction starts: a deferred
+    transaction that reads and then writes can fail at once with "database is locked"
+    when another writer got in between, and the busy timeout cannot help it.
+    """
+    url = normalize_url(url)
+    try:
+        u = make_url(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"Invalid database URL {url!r}: {exc}.",
+            hint="Use postgresql+psycopg://user@host:5432/db or sqlite:////abs/path/podium.db.",
+        ) from exc
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            poolclass=NullPool if path is None else None,
+        )
+        _sqlite_events(engine)
+        return engine
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise ConfigError(
+        f"Unsupported database backend {backend!r} in {url!r}.",
+        hint="podium supports SQLite (default) and PostgreSQL.",
+    )
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get("podium_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,151 @@
+"""Pipeline runs, their steps, and the artifacts the steps produced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from podium.core.clock import new_id, utcnow
+from podium.core.errors import NotFoundError
+from podium.core.records import ArtifactRecord, Run, StepRun
+from podium.store import schema as t
+from podium.store.base import Database
+
+R = t.runs
+S = t.step_runs
+
+
+class RunRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create(
+        self,
+        pipeline: str,
+        params: dict[str, Any],
+        *,
+        steps: list[tuple[str, list[str]]],
+        trigger: str = "manual",
+        code_version: str | None = None,
+        scheduled_time: datetime | None = None,
+    ) -> Run:
+        """Create a run in state ``running`` with its steps ``pending`` (name, upstream)."""
+        run_id = new_id()
+        now = utcnow()
+        with self.db.write() as conn:
+            conn.execute(
+                insert(R).values(
+                    id=run_id, pipeline=pipeline, status="running", params=params,
+                    trigger=trigger, created_at=now, started_at=now, heartbeat_at=now,
+                    scheduled_time=scheduled_time, code_version=code_version,
+                )
+            )
+            if steps:
+                conn.execute(
+                    insert(S),
+                    [
+                        {"run_id": run_id, "name": n, "status": "pending", "attempts": 0,
+                         "cache_hit": False, "inputs": {}, "outputs": [], "upstream": up,
+                         "position": i}
+                        for i, (n, up) in enumerate(steps)
+                    ],
+                )
+            return self._get(conn, run_id)
+
+    def finish(self, run_id: str, status: str, error: str | None = None) -> Run:
+        with self.db.write() as conn:
+            conn.execute(
+                update(R).where(R.c.id == run_id).values(status=status, error=error,
+                                                         ended_at=utcnow())
+            )
+            return self._get(conn, run_id)
+
+    def update_step(self, run_id: str, name: str, **values: Any) -> None:
+        """Set fields of one step (status, started_at, ended_at, error, outputs ...)."""
+        with self.db.write() as conn:
+            conn.execute(update(S).where((S.c.run_id == run_id) & (S.c.name == name))
+                         .values(**values))
+            conn.execute(update(R).where(R.c.id == run_id).values(heartbeat_at=utcnow()))
+
+    def get(self, run_id: str) -> Run:
+        with self.db.read() as conn:
+            return self._get(conn, run_id)
+
+    def list(
+        self,
+        *,
+        pipeline: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Run]:
+        q = select(R).order_by(R.c.created_at.desc(), R.c.id.desc()).limit(limit).offset(offset)
+        if pipeline:
+            q = q.where(R.c.pipeline == pipeline)
+        if status:
+            q = q.where(R.c.status == status)
+        with self.db.read() as conn:
+            return [_run(r) for r in conn.execute(q)]
+
+    def add_artifact(
+        self,
+        *,
+        digest: str,
+        size: int,
+        materializer: str,
+        type_name: str,
+        name: str,
+        run_id: str | None,
+        step: str | None,
+        meta: dict[str, Any] | None = None,
+    ) -> ArtifactRecord:
+        rec = ArtifactRecord(
+            id=new_id(), digest=digest, size=size, materializer=materializer,
+            type_name=type_name, run_id=run_id, step=step, name=name, meta=meta or {},
+            created_at=utcnow(),
+        )
+        with self.db.write() as conn:
+            conn.execute(insert(t.artifacts).values(**rec.__dict__))
+        return rec
+
+    def get_artifact(self, artifact_id: str) -> ArtifactRecord:
+        with self.db.read() as conn:
+            row = conn.execute(select(t.artifacts).where(t.artifacts.c.id == artifact_id)).first()
+        if row is None:
+            raise NotFoundError(
+                f"Artifact {artifact_id!r} not found.",
+                hint="Artifact ids are listed by `podium runs show RUN_ID`.",
+            )
+        return ArtifactRecord(**row._asdict())
+
+    def referenced_digests(self) -> set[str]:
+        with self.db.read() as conn:
+            return set(conn.execute(select(t.artifacts.c.digest)).scalars())
+
+    def _get(self, conn: Connection, run_id: str) -> Run:
+        row = conn.execute(select(R).where(R.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(
+                f"Run {run_id!r} not found.", hint="List runs with `podium runs list`."
+            )
+        steps = tuple(
+            StepRun(
+                run_id=s.run_id, name=s.name, status=s.status, started_at=s.started_at,
+                ended_at=s.ended_at, duration_s=s.duration_s, error=s.error,
+                attempts=s.attempts, cache_hit=s.cache_hit, inputs=s.inputs,
+                outputs=s.outputs, upstream=s.upstream,
+            )
+            for s in conn.execute(select(S).where(S.c.run_id == run_id).order_by(S.c.position))
+        )
+        return _run(row, steps)
+
+
+def _run(row: Any, steps: tuple[StepRun, ...] = ()) -> Run:
+    return Run(
+        id=row.id, pipeline=row.pipeline, status=row.status, params=row.params,
+        trigger=row.trigger, created_at=row.created_at, started_at=row.started_at,
+        ended_at=row.ended_at, error=row.error, code_version=row.code_version,
+        scheduled_time=row.scheduled_time, steps=steps,
+    )

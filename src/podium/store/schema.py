@@ -1,0 +1,172 @@
+"""Tables of the metadata store (SQLAlchemy Core). Changes go through an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+# The newest migration; the store skips Alembic entirely when the database is at it.
+HEAD_REVISION = "0001"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # INTEGER PRIMARY KEY autoincrements
+
+metadata = MetaData()
+
+models = Table(
+    "models",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", Json, nullable=False, default=dict),
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("signature", Json, nullable=True),
+    Column("input_example", Json, nullable=True),
+    Column("reference_output", Json, nullable=True),
+    Column("metrics", Json, nullable=False, default=dict),
+    Column("params", Json, nullable=False, default=dict),
+    Column("tags", Json, nullable=False, default=dict),
+    Column("run_id", String(32), nullable=True, index=True),
+    Column("data_ref", String(256), nullable=True),
+    Column("code_version", String(64), nullable=True),
+    UniqueConstraint("model_id", "version", name="uq_model_version"),
+)
+
+model_flavors = Table(
+    "model_flavors",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version_id", Id, ForeignKey("model_versions.id"), nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("meta", Json, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("version_id", "flavor", name="uq_version_flavor"),
+)
+
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("model_id", Id, ForeignKey("models.id"), primary_key=True),
+    Column("alias", String(128), primary_key=True),
+    Column("version_id", Id, ForeignKey("model_versions.id"), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(256), nullable=False, index=True),
+    Column("before", Json, nullable=True),
+    Column("after", Json, nullable=True),
+    Column("request_id", String(64), nullable=True),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("pipeline", String(256), nullable=False, index=True),
+    Column("status", String(16), nullable=False, index=True),
+    Column("params", Json, nullable=False, default=dict),
+    Column("trigger", String(32), nullable=False, default="manual"),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("heartbeat_at", UTCDateTime, nullable=True),
+    Column("scheduled_time", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("code_version", String(64), nullable=True),
+)
+
+step_runs = Table(
+    "step_runs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("ended_at", UTCDateTime, nullable=True),
+    Column("duration_s", Float, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("cache_hit", Boolean, nullable=False, default=False),
+    Column("cache_key", String(64), nullable=True, index=True),
+    Column("inputs", Json, nullable=False, default=dict),
+    Column("outputs", Json, nullable=False, default=list),
+    Column("upstream", Json, nullable=False, default=list),
+    Column("position", Integer, nullable=False, default=0),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("materializer", String(32), nullable=False),
+    Column("type_name", String(256), nullable=False),
+    Column("run_id", String(32), ForeignKey("runs.id"), nullable=True, index=True),
+    Column("step", String(256), nullable=True),
+    Column("name", String(256), nullable=False),
+    Column("meta", Json, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+Index("ix_model_versions_model", model_versions.c.model_id, model_versions.c.version)
