@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from functools import cached_property
 
 from podium.artifacts import ArtifactStore, open_store
@@ -11,6 +12,9 @@ from podium.store import MetadataStore
 
 _lock = threading.Lock()
 _open: dict[Settings, Workspace] = {}
+# Set by the pipeline runner so code inside a step (podium.register_model ...) writes to
+# the workspace of its run.
+_current: ContextVar[Workspace | None] = ContextVar("podium_workspace", default=None)
 
 
 class Workspace:
@@ -42,6 +46,27 @@ class Workspace:
                 ws = _open[settings] = cls(settings)
             return ws
 
+    @classmethod
+    def current(cls) -> Workspace:
+        """The workspace of the running pipeline, else :meth:`default`."""
+        return _current.get() or cls.default()
+
+    def activate(self) -> object:
+        """Make this the current workspace; pass the token to :meth:`deactivate`."""
+        return _current.set(self)
+
+    @staticmethod
+    def deactivate(token: object) -> None:
+        _current.reset(token)  # type: ignore[arg-type]
+
     def close(self) -> None:
         if "store" in self.__dict__:
             self.store.close()
+
+    @staticmethod
+    def close_all() -> None:
+        """Close and forget every cached default workspace (tests, long-lived hosts)."""
+        with _lock:
+            for ws in _open.values():
+                ws.close()
+            _open.clear()

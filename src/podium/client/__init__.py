@@ -19,6 +19,8 @@ __all__ = ["Client"]
 class Client:
     """Everything podium does, as methods. ``Client()`` uses the environment's settings.
 
+    Inside a pipeline step, ``Client()`` is the workspace of the run.
+
     >>> client = Client(home="/tmp/podium-demo")
     >>> client.list_models()
     []
@@ -32,7 +34,7 @@ class Client:
         elif settings is not None:
             self.workspace = Workspace(settings)
         else:
-            self.workspace = Workspace.default()
+            self.workspace = Workspace.current()
 
     @cached_property
     def registry(self) -> Registry:

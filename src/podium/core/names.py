@@ -74,6 +74,7 @@ class ModelRef:
             return cls(check_name(name, "model name"), alias=check_name(alias, "alias"))
         if "/" in body:
             name, _, ver = body.partition("/")
+            check_name(name, "model name")
             if not ver.isdigit() or int(ver) < 1:
                 raise InvalidNameError(
                     f"Invalid model version {ver!r} in {uri!r}: expected a whole number >= 1.",

@@ -116,14 +116,32 @@ class Signature:
 
 
 def _dtype_name(dtype: Any) -> str:
-    kind = np.dtype(dtype).kind if not hasattr(dtype, "categories") else "O"
+    try:
+        np_dtype = np.dtype(dtype)
+    except TypeError:  # a pandas extension dtype (string, category, nullable Int64 ...)
+        return _extension_dtype_name(dtype)
+    kind = np_dtype.kind
     if kind == "f":
-        return "float32" if np.dtype(dtype) == np.float32 else "float64"
+        return "float32" if np_dtype == np.float32 else "float64"
     if kind in "iu":
-        return "int32" if np.dtype(dtype).itemsize <= 4 else "int64"
+        return "int32" if np_dtype.itemsize <= 4 and kind == "i" else "int64"
     if kind == "b":
         return "bool"
     if kind == "M":
+        return "datetime"
+    return "string"
+
+
+def _extension_dtype_name(dtype: Any) -> str:
+    from pandas.api import types as pt
+
+    if pt.is_bool_dtype(dtype):
+        return "bool"
+    if pt.is_integer_dtype(dtype):
+        return "int64"
+    if pt.is_float_dtype(dtype):
+        return "float64"
+    if pt.is_datetime64_any_dtype(dtype):
         return "datetime"
     return "string"
 

@@ -83,7 +83,7 @@ class Pipeline:
             pipeline=self.name,
             params=bound,
             returned=returned,
-            workspace=workspace or Workspace.default(),
+            workspace=workspace or Workspace.current(),
             trigger=trigger,
             raise_on_failure=raise_on_failure,
         )

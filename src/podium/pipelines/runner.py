@@ -53,6 +53,7 @@ def execute(
         steps=[(n.name, n.upstream) for n in graph.nodes.values()], trigger=trigger,
     )
     token = run_id_var.set(run.id)
+    ws_token = workspace.activate()
     results: dict[str, Any] = {}
     failed: dict[str, str] = {}
     try:
@@ -67,6 +68,7 @@ def execute(
             if error is not None:
                 failed[node.name] = error
     finally:
+        Workspace.deactivate(ws_token)
         run_id_var.reset(token)
     first = next(iter(failed.items()), None)
     error = f"step {first[0]!r} failed: {first[1]}" if first else None

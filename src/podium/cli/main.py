@@ -1,0 +1,155 @@
+"""The ``podium`` command. Commands parse, call the Python API and render; nothing else."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from typer.core import TyperGroup
+
+from podium import __version__
+from podium.cli import models, runs
+from podium.cli.render import err, out, print_error, print_json
+from podium.core.errors import PodiumError
+
+
+class PodiumGroup(TyperGroup):
+    """Turns every :class:`PodiumError` into a one-line message, a hint and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PodiumError as exc:
+            print_error(exc)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("Interrupted.")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=PodiumGroup,
+    help="podium: train, register, deploy and watch ML models. Start with `podium quickstart`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(models.app, name="models")
+app.add_typer(runs.app, name="runs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"podium {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", envvar="PODIUM_HOME", help="Workspace folder (default ./.podium)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    if home is not None:
+        os.environ["PODIUM_HOME"] = str(home)
+
+
+@app.command()
+def quickstart(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder to work in (its .podium holds the state).")
+    ] = Path("."),
+    serve: Annotated[bool, typer.Option("--serve", help="Keep serving after the tour.")] = False,
+    port: Annotated[int | None, typer.Option(help="Server port (default: a free one).")] = None,
+    requests: Annotated[int, typer.Option(min=1, max=100_000, help="Requests per protocol.")] = 200,
+    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Train, validate, register, serve and query a model in one go: no setup needed."""
+    from podium.demos import run_quickstart
+
+    directory.mkdir(parents=True, exist_ok=True)
+    say = (lambda _msg: None) if json_ else out.print
+    result = run_quickstart(directory, requests=requests, port=port, keep_serving=serve, say=say)
+    if json_:
+        print_json(result.to_dict())
+    else:
+        _quickstart_summary(result)
+    if result.server is not None:
+        out.print(f"\nServing at {result.url} — press Ctrl-C to stop.")
+        try:
+            result.server.wait()
+        except KeyboardInterrupt:
+            result.server.terminate()
+            result.server.wait()
+
+
+def _quickstart_summary(r: Any) -> None:
+    from rich.table import Table
+
+    lat = r.latency_ms
+    m = r.metrics
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    grid.add_row("Model", f"{r.model_uri} (alias champion): accuracy {m['accuracy']:.3f}, "
+                 f"F1 {m['f1']:.3f}, ROC AUC {m['roc_auc']:.3f}")
+    grid.add_row("Served", f"{r.requests} requests, accuracy {r.served_accuracy:.3f}, same "
+                 f"answers as the in-process model: {'yes' if r.matches_in_process else 'NO'}")
+    for route in ("/predict", "v2 infer"):
+        grid.add_row(route, f"p50 {lat[route]['p50']:.2f} ms, p99 {lat[route]['p99']:.2f} ms "
+                     "(single rows)")
+    grid.add_row("Server", f"ready {r.startup_s:.2f} s after start, at {r.url}")
+    grid.add_row("Workspace", str(r.home))
+    grid.add_row("Total", f"{r.total_s:.1f} s")
+    out.print()
+    out.print(grid)
+    home = f"PODIUM_HOME={r.home} " if r.home != Path(".podium").absolute() else ""
+    out.print("\n[bold]Try next[/]", markup=True)
+    for line in (
+        f"{home}podium models show breast-cancer@champion",
+        f"{home}podium runs show {r.run_id}",
+        f"{home}podium serve models:/breast-cancer@champion --port 8000",
+        "curl -s localhost:8000/v2/models/breast-cancer",
+        "open http://127.0.0.1:8000/docs  (every route, with examples)",
+    ):
+        out.print(f"  {line}", markup=False)
+
+
+@app.command()
+def serve(
+    model_uri: Annotated[str, typer.Argument(help="models:/NAME/VERSION or models:/NAME@ALIAS.")],
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option(help="Port (default: $PORT, else 8000).")] = None,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+) -> None:
+    """Serve a model over OIP v2, /predict and /invocations."""
+    from podium.client import Client
+    from podium.serving import create_app
+    from podium.serving import serve as run_server
+    from podium.serving.server import resolve_port
+
+    bind_port = resolve_port(port)
+    predictor = Client().load(model_uri)
+    app_ = create_app(predictor)
+    err.print(
+        f"Serving {predictor.version.uri if predictor.version else model_uri} "
+        f"({predictor.flavor}) at http://{host}:{bind_port}  (docs: /docs, metrics: /metrics)"
+    )
+    run_server(app_, host, bind_port, access_log=access_log)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except PodiumError as exc:  # raised outside a command (e.g. in a callback)
+        print_error(exc)
+        sys.exit(1)

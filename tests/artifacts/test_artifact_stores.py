@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from podium.artifacts import ArtifactStore, FsspecArtifactStore
+from podium.core.errors import IntegrityError
+from podium.testing.artifacts import ArtifactStoreConformance
+
+
+class TestLocalFolder(ArtifactStoreConformance):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> ArtifactStore:
+        return FsspecArtifactStore(str(tmp_path / "blobs"))
+
+    def test_a_tampered_blob_raises_an_integrity_error(self, tmp_path: Path) -> None:
+        store = FsspecArtifactStore(str(tmp_path / "blobs"))
+        digest = store.put(b"the real model")
+        path = tmp_path / "blobs" / "sha256" / digest[:2] / digest[2:]
+        path.write_bytes(b"a swapped model")
+        with pytest.raises(IntegrityError, match="tampered"):
+            store.get(digest)
+        with pytest.raises(IntegrityError):
+            store.get_file(digest, tmp_path / "copy")
+        assert not (tmp_path / "copy").exists()
+
+    def test_writes_leave_no_temporary_file(self, tmp_path: Path) -> None:
+        store = FsspecArtifactStore(str(tmp_path / "blobs"))
+        for i in range(10):
+            store.put(f"{i}".encode())
+        assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+    def test_an_interrupted_write_is_collected(self, tmp_path: Path) -> None:
+        store = FsspecArtifactStore(str(tmp_path / "blobs"))
+        (tmp_path / "blobs" / "tmp" / "half-written").write_bytes(b"partial")
+        assert store.clean_tmp() == 1
+        assert list(store.digests()) == []
+
+
+class TestFsspecMemory(ArtifactStoreConformance):
+    """Any fsspec URL works: the in-memory filesystem stands in for s3:// here."""
+
+    @pytest.fixture
+    def store(self) -> ArtifactStore:
+        return FsspecArtifactStore(f"memory://podium-{uuid.uuid4().hex}")

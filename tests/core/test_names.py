@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from podium.core.errors import InvalidNameError
+from podium.core.names import ModelRef, check_digest, check_name
+
+
+@pytest.mark.parametrize(
+    "name", ["..", ".", "../etc", "a/b", "/abs", "a\\b", "", " x", "x y", "-x", "a" * 129, "é"]
+)
+def test_unsafe_names_are_rejected_with_a_hint(name: str) -> None:
+    with pytest.raises(InvalidNameError) as info:
+        check_name(name, "model name")
+    assert "model name" in info.value.message
+    assert info.value.hint
+
+
+@given(st.text(min_size=1, max_size=200))
+def test_an_accepted_name_never_leaves_its_folder(name: str) -> None:
+    try:
+        ok = check_name(name)
+    except InvalidNameError:
+        return
+    assert "/" not in ok and "\\" not in ok and ok not in (".", "..") and not ok.startswith(".")
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("models:/churn/3", ModelRef("churn", version=3)),
+        ("models:/churn@champion", ModelRef("churn", alias="champion")),
+        ("churn/3", ModelRef("churn", version=3)),
+        ("churn@champion", ModelRef("churn", alias="champion")),
+        ("churn", ModelRef("churn")),
+    ],
+)
+def test_model_references_parse_in_long_and_short_forms(uri: str, expected: ModelRef) -> None:
+    assert ModelRef.parse(uri) == expected
+    assert ModelRef.parse(str(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    "uri", ["models:/churn/0", "churn/x", "churn@", "@champion", "models:/../x", "a/b/c", ""]
+)
+def test_bad_model_references_raise_invalid_name(uri: str) -> None:
+    with pytest.raises(InvalidNameError):
+        ModelRef.parse(uri)
+
+
+def test_digests_accept_the_sha256_prefix_only() -> None:
+    d = "a" * 64
+    assert check_digest(d) == d
+    assert check_digest("sha256:" + d) == d
+    with pytest.raises(InvalidNameError):
+        check_digest("md5:" + d)
