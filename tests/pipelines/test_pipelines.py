@@ -63,7 +63,7 @@ def test_outputs_are_stored_as_typed_verified_artifacts(workspace: Workspace) ->
     result = sums.run(n=6)
     client = podium.Client()
     run = client.get_run(result.id)
-    frame_id, = run.steps[0].outputs
+    (frame_id,) = run.steps[0].outputs
     left_id, right_id = run.steps[1].outputs
     pd.testing.assert_frame_equal(client.load_artifact(frame_id), result.step_outputs["make_frame"])
     assert client.load_artifact(right_id)["x"].tolist() == [3.0, 4.0, 5.0]
@@ -93,13 +93,20 @@ def broken() -> Any:
 
 
 def test_a_failed_step_fails_the_run_and_skips_only_its_dependants(workspace: Workspace) -> None:
-    with pytest.raises(PipelineError, match="failed in step 'explode': RuntimeError: bad value 3.0"):
+    with pytest.raises(
+        PipelineError, match=r"failed in step 'explode': RuntimeError: bad value 3\.0"
+    ):
         broken.run()
     client = podium.Client()
     run = client.get_run(client.list_runs(pipeline="broken")[0].id)
     status = {s.name: s.status for s in run.steps}
-    assert status == {"make_frame": "succeeded", "total": "succeeded", "explode": "failed",
-                      "after": "skipped", "independent": "succeeded"}
+    assert status == {
+        "make_frame": "succeeded",
+        "total": "succeeded",
+        "explode": "failed",
+        "after": "skipped",
+        "independent": "succeeded",
+    }
     failed = next(s for s in run.steps if s.name == "explode")
     assert failed.error is not None and "Traceback" in failed.error
     assert run.status == "failed" and "explode" in (run.error or "")
@@ -160,8 +167,9 @@ def fit_mean(frame: pd.DataFrame) -> dict[str, float]:
 
 @step
 def register(stats: dict[str, float], frame: pd.DataFrame) -> int:
-    mv = podium.register_model(Mean(stats["mean"]), "mean-model",
-                               input_example=frame[["x"]], alias="champion")
+    mv = podium.register_model(
+        Mean(stats["mean"]), "mean-model", input_example=frame[["x"]], alias="champion"
+    )
     return mv.version
 
 

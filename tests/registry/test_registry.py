@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from tests.conftest import Trained
 
 import podium
 from podium.core.errors import (
@@ -19,7 +20,6 @@ from podium.core.errors import (
 )
 from podium.registry.flavors import JoblibFlavor, PythonFlavor, SkopsFlavor
 from podium.workspace import Workspace
-from tests.conftest import Trained
 
 
 class Doubler(BaseEstimator, TransformerMixin):  # type: ignore[misc]
@@ -46,8 +46,13 @@ def test_register_and_load_a_sklearn_model_round_trips_exactly(
     workspace: Workspace, trained: Trained
 ) -> None:
     mv = podium.register_model(
-        trained.model, "cancer", input_example=trained.X, metrics={"accuracy": 0.97},
-        tags={"team": "ml"}, description="reference", data="sklearn:breast_cancer",
+        trained.model,
+        "cancer",
+        input_example=trained.X,
+        metrics={"accuracy": 0.97},
+        tags={"team": "ml"},
+        description="reference",
+        data="sklearn:breast_cancer",
         alias="champion",
     )
     assert (mv.version, mv.aliases, mv.flavors[0].flavor) == (1, ("champion",), "skops")
@@ -58,8 +63,13 @@ def test_register_and_load_a_sklearn_model_round_trips_exactly(
     assert mv.input_example is not None and len(mv.input_example["data"]) == 100
     assert mv.reference_output is not None
     assert mv.reference_output["predictions"] == trained.model.predict(trained.X[:100]).tolist()
-    for uri in ("models:/cancer@champion", "cancer@champion", "models:/cancer/1", "cancer/1",
-                "cancer"):
+    for uri in (
+        "models:/cancer@champion",
+        "cancer@champion",
+        "models:/cancer/1",
+        "cancer/1",
+        "cancer",
+    ):
         p = podium.load(uri)
         assert np.array_equal(p.predict(trained.X), trained.model.predict(trained.X))
         assert np.allclose(p.predict_proba(trained.X), trained.model.predict_proba(trained.X))
@@ -68,10 +78,13 @@ def test_register_and_load_a_sklearn_model_round_trips_exactly(
 def test_signature_is_enforced_on_load(workspace: Workspace, trained: Trained) -> None:
     podium.register_model(trained.model, "cancer", input_example=trained.X)
     p = podium.load("cancer/1")
-    assert p.predict(trained.X.to_numpy()[:2]).tolist() == trained.model.predict(
-        trained.X[:2]).tolist()
-    assert p.predict([dict(trained.X.iloc[0])]).tolist() == [trained.model.predict(
-        trained.X[:1])[0]]
+    assert (
+        p.predict(trained.X.to_numpy()[:2]).tolist()
+        == trained.model.predict(trained.X[:2]).tolist()
+    )
+    assert p.predict([dict(trained.X.iloc[0])]).tolist() == [
+        trained.model.predict(trained.X[:1])[0]
+    ]
     with pytest.raises(ValidationError, match="missing column") as info:
         p.predict(trained.X.drop(columns=["mean radius"]))
     assert info.value.field == "input.mean radius"
@@ -82,16 +95,22 @@ def test_signature_is_enforced_on_load(workspace: Workspace, trained: Trained) -
 def test_model_of_a_user_type_records_and_trusts_exactly_that_type(
     workspace: Workspace, trained: Trained
 ) -> None:
-    model = make_pipeline(Doubler(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(trained.X, trained.y)
+    model = make_pipeline(Doubler(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        trained.X, trained.y
+    )
     mv = podium.register_model(model, "doubled", input_example=trained.X[:5])
     trusted = mv.flavors[0].meta["trusted_types"]
     assert trusted == [f"{__name__}.Doubler"]
-    assert podium.load("doubled/1").predict(trained.X[:5]).tolist() == model.predict(
-        trained.X[:5]).tolist()
+    assert (
+        podium.load("doubled/1").predict(trained.X[:5]).tolist()
+        == model.predict(trained.X[:5]).tolist()
+    )
 
 
 def test_skops_refuses_types_the_registry_did_not_record(trained: Trained) -> None:
-    model = make_pipeline(Doubler(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(trained.X, trained.y)
+    model = make_pipeline(Doubler(), StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        trained.X, trained.y
+    )
     data, meta = SkopsFlavor().save(model)
     with pytest.raises(UnsafeModelError, match="Doubler"):
         SkopsFlavor().load(data, {**meta, "trusted_types": []}, "d" * 64)

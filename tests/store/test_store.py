@@ -63,16 +63,24 @@ def test_every_mutation_is_audited_with_before_and_after(db_url: str) -> None:
     store.models.update_model("churn", description="d")
     records = list(reversed(store.audit.list()))
     assert [r.action for r in records] == [
-        "model_version.create", "alias.set", "model_version.create", "alias.set",
-        "alias.delete", "model.update",
+        "model_version.create",
+        "alias.set",
+        "model_version.create",
+        "alias.set",
+        "alias.delete",
+        "model.update",
     ]
     move = records[3]
     assert (move.target, move.before, move.after) == (
-        "models:/churn@champion", {"version": 1}, {"version": 2},
+        "models:/churn@champion",
+        {"version": 1},
+        {"version": 2},
     )
     assert all(r.actor for r in records)
     assert [r.action for r in store.audit.list(target="models:/churn@")] == [
-        "alias.delete", "alias.set", "alias.set",
+        "alias.delete",
+        "alias.set",
+        "alias.set",
     ]
     store.close()
 
@@ -133,8 +141,10 @@ def test_eight_processes_registering_at_once_get_gapless_unique_versions(
     start = time.time() + 4.0  # all imports done, then everyone writes at once
     children = [
         subprocess.Popen(
-            [sys.executable, str(script), str(start), str(each)], env=env,
-            stderr=subprocess.PIPE, text=True,
+            [sys.executable, str(script), str(start), str(each)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for _ in range(procs)
     ]

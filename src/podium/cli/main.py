@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -20,7 +19,7 @@ from podium.core.errors import PodiumError
 class PodiumGroup(TyperGroup):
     """Turns every :class:`PodiumError` into a one-line message, a hint and exit code 1."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except PodiumError as exc:
@@ -99,13 +98,20 @@ def _quickstart_summary(r: Any) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column()
-    grid.add_row("Model", f"{r.model_uri} (alias champion): accuracy {m['accuracy']:.3f}, "
-                 f"F1 {m['f1']:.3f}, ROC AUC {m['roc_auc']:.3f}")
-    grid.add_row("Served", f"{r.requests} requests, accuracy {r.served_accuracy:.3f}, same "
-                 f"answers as the in-process model: {'yes' if r.matches_in_process else 'NO'}")
+    grid.add_row(
+        "Model",
+        f"{r.model_uri} (alias champion): accuracy {m['accuracy']:.3f}, "
+        f"F1 {m['f1']:.3f}, ROC AUC {m['roc_auc']:.3f}",
+    )
+    grid.add_row(
+        "Served",
+        f"{r.requests} requests, accuracy {r.served_accuracy:.3f}, same "
+        f"answers as the in-process model: {'yes' if r.matches_in_process else 'NO'}",
+    )
     for route in ("/predict", "v2 infer"):
-        grid.add_row(route, f"p50 {lat[route]['p50']:.2f} ms, p99 {lat[route]['p99']:.2f} ms "
-                     "(single rows)")
+        grid.add_row(
+            route, f"p50 {lat[route]['p50']:.2f} ms, p99 {lat[route]['p99']:.2f} ms (single rows)"
+        )
     grid.add_row("Server", f"ready {r.startup_s:.2f} s after start, at {r.url}")
     grid.add_row("Workspace", str(r.home))
     grid.add_row("Total", f"{r.total_s:.1f} s")
@@ -126,7 +132,9 @@ def _quickstart_summary(r: Any) -> None:
 @app.command()
 def serve(
     model_uri: Annotated[str, typer.Argument(help="models:/NAME/VERSION or models:/NAME@ALIAS.")],
-    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Port (default: $PORT, else 8000).")] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:

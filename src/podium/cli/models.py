@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.text import Text
@@ -56,8 +56,14 @@ def show(
             None,
             ["version", "aliases", "created", "flavor", "metrics", "run"],
             [
-                [v.version, v.aliases, v.created_at, [f.flavor for f in v.flavors], v.metrics,
-                 v.run_id]
+                [
+                    v.version,
+                    v.aliases,
+                    v.created_at,
+                    [f.flavor for f in v.flavors],
+                    v.metrics,
+                    v.run_id,
+                ]
                 for v in versions
             ],
         )
@@ -68,7 +74,7 @@ def show(
         return
     sig = mv.signature or {}
     inputs = sig.get("inputs", [])
-    rows = [
+    rows: list[list[Any]] = [
         ["uri", mv.uri],
         ["aliases", mv.aliases],
         ["created", f"{mv.created_at:%Y-%m-%d %H:%M:%S} by {mv.created_by}"],
@@ -77,11 +83,17 @@ def show(
         ["metrics", mv.metrics],
         ["params", mv.params],
         ["tags", mv.tags],
-        ["inputs", f"{len(inputs)} columns: "
-                   + ", ".join(f"{c['name']}:{c['dtype']}" for c in inputs[:6])
-                   + (" ..." if len(inputs) > 6 else "")],
-        ["lineage", f"run {mv.run_id or '-'}; data {mv.data_ref or '-'}; "
-                    f"code {(mv.code_version or '-')[:12]}"],
+        [
+            "inputs",
+            f"{len(inputs)} columns: "
+            + ", ".join(f"{c['name']}:{c['dtype']}" for c in inputs[:6])
+            + (" ..." if len(inputs) > 6 else ""),
+        ],
+        [
+            "lineage",
+            f"run {mv.run_id or '-'}; data {mv.data_ref or '-'}; "
+            f"code {(mv.code_version or '-')[:12]}",
+        ],
     ]
     table(None, ["field", "value"], rows)
 

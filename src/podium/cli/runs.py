@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-
 from rich.markup import escape
 from rich.text import Text
 
@@ -15,8 +14,13 @@ from podium.client import Client
 app = typer.Typer(help="Pipeline runs and their steps.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-STATUS_STYLE = {"succeeded": "green", "failed": "red", "running": "yellow", "skipped": "dim",
-                "crashed": "red"}
+STATUS_STYLE = {
+    "succeeded": "green",
+    "failed": "red",
+    "running": "yellow",
+    "skipped": "dim",
+    "crashed": "red",
+}
 
 
 def _status(s: str) -> Text:
@@ -42,8 +46,10 @@ def list_runs(
     table(
         None,
         ["run", "pipeline", "status", "trigger", "started", "duration s"],
-        [[r.id, r.pipeline, _status(r.status), r.trigger, r.started_at, r.duration_s]
-         for r in runs],
+        [
+            [r.id, r.pipeline, _status(r.status), r.trigger, r.started_at, r.duration_s]
+            for r in runs
+        ],
     )
 
 
@@ -57,8 +63,14 @@ def show(
     if json_:
         print_json(run.to_dict())
         return
-    out.print(Text.assemble(("run " + run.id, "bold"), f"  pipeline {run.pipeline}  ",
-                            _status(run.status), f"  params {run.params}"))
+    out.print(
+        Text.assemble(
+            ("run " + run.id, "bold"),
+            f"  pipeline {run.pipeline}  ",
+            _status(run.status),
+            f"  params {run.params}",
+        )
+    )
     table(
         None,
         ["step", "status", "duration s", "upstream", "outputs"],

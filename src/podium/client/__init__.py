@@ -26,9 +26,7 @@ class Client:
     []
     """
 
-    def __init__(
-        self, settings: Settings | None = None, *, home: str | Path | None = None
-    ) -> None:
+    def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
         if home is not None:
             self.workspace = Workspace(Settings.at(home))
         elif settings is not None:
@@ -58,8 +56,16 @@ class Client:
     ) -> ModelVersion:
         """Register ``model`` as the next version of ``name``; see :meth:`Registry.register`."""
         return self.registry.register(
-            model, name, signature=signature, input_example=input_example, metrics=metrics,
-            params=params, tags=tags, description=description, data=data, alias=alias,
+            model,
+            name,
+            signature=signature,
+            input_example=input_example,
+            metrics=metrics,
+            params=params,
+            tags=tags,
+            description=description,
+            data=data,
+            alias=alias,
             flavor=flavor,
         )
 
@@ -86,7 +92,11 @@ class Client:
 
     # -- runs --------------------------------------------------------------------------------
     def list_runs(
-        self, *, pipeline: str | None = None, status: str | None = None, limit: int = 50,
+        self,
+        *,
+        pipeline: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
         return self.workspace.store.runs.list(

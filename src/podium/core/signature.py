@@ -10,6 +10,7 @@ which scikit-learn predicts on about 3x faster than on a one-row DataFrame.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -96,7 +97,8 @@ class Signature:
             outputs = tuple(ColumnSpec(**c) for c in data.get("outputs", []))
         except (KeyError, TypeError) as exc:
             raise ValidationError(
-                f"Malformed signature: {exc}.", field="signature",
+                f"Malformed signature: {exc}.",
+                field="signature",
                 hint="A signature is {'inputs': [{'name': ..., 'dtype': ...}, ...]}.",
             ) from exc
         for c in inputs + outputs:
@@ -210,7 +212,7 @@ class InputValidator:
             except KeyError:
                 self._check_keys(rec, where)
                 raise  # unreachable: _check_keys raised
-            return row  # type: ignore[no-any-return]
+            return row
         if isinstance(rec, list):
             if len(rec) != len(self.columns):
                 raise ValidationError(
@@ -291,9 +293,7 @@ class InputValidator:
         if not n:
             raise ValidationError(f"{where} has no rows.", field=where)
         if self.numeric:
-            arr = np.column_stack(
-                [np.asarray(cols[c], dtype=np.float64) for c in self.columns]
-            )
+            arr = np.column_stack([np.asarray(cols[c], dtype=np.float64) for c in self.columns])
             self._check_finite(arr, where)
             return arr
         frame = pd.DataFrame({c: cols[c] for c in self.columns})
@@ -339,7 +339,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, float | np.floating) and float(value).is_integer()
 
 
-_CHECKS = {
+_CHECKS: dict[str, Callable[[Any], bool]] = {
     "float64": _is_number,
     "float32": _is_number,
     "int64": _is_int,

@@ -57,7 +57,11 @@ def free_port() -> int:
 
 
 def run_quickstart(
-    directory: Path, *, requests: int = 200, port: int | None = None, keep_serving: bool = False,
+    directory: Path,
+    *,
+    requests: int = 200,
+    port: int | None = None,
+    keep_serving: bool = False,
     say: Say = print,
 ) -> QuickstartResult:
     t0 = time.perf_counter()
@@ -69,8 +73,10 @@ def run_quickstart(
     result = qp.training.run(workspace=ws)
     registered, test = result.outputs
     mv = ws.store.models.get_version(registered["name"], registered["version"])
-    say(f"    run {result.id}: {len(result.run.steps)} steps succeeded; "
-        f"accuracy {mv.metrics['accuracy']:.3f}, ROC AUC {mv.metrics['roc_auc']:.3f}")
+    say(
+        f"    run {result.id}: {len(result.run.steps)} steps succeeded; "
+        f"accuracy {mv.metrics['accuracy']:.3f}, ROC AUC {mv.metrics['roc_auc']:.3f}"
+    )
     say(f"    registered {mv.uri} with alias 'champion'")
 
     say("2/4 Starting the model server (podium serve)")
@@ -84,9 +90,20 @@ def run_quickstart(
     started = time.perf_counter()
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "podium", "serve", f"models:/{qp.MODEL_NAME}@champion",
-             "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "podium",
+                "serve",
+                f"models:/{qp.MODEL_NAME}@champion",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     try:
         _wait_ready(url, server, log_path)
@@ -106,9 +123,17 @@ def run_quickstart(
         _stop(server)
         raise
     out = QuickstartResult(
-        home=home, run_id=result.id, model_uri=mv.uri, version=mv.version,
-        metrics=dict(mv.metrics), url=url, requests=2 * requests, served_accuracy=served_acc,
-        matches_in_process=same, latency_ms=latency, startup_s=startup,
+        home=home,
+        run_id=result.id,
+        model_uri=mv.uri,
+        version=mv.version,
+        metrics=dict(mv.metrics),
+        url=url,
+        requests=2 * requests,
+        served_accuracy=served_acc,
+        matches_in_process=same,
+        latency_ms=latency,
+        startup_s=startup,
         total_s=time.perf_counter() - t0,
     )
     if keep_serving:
@@ -127,7 +152,8 @@ def _wait_ready(
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
             raise PodiumError(
                 f"The model server exited with code {server.returncode} before it was ready: "
-                + (" | ".join(tail) or "no output") + ".",
+                + (" | ".join(tail) or "no output")
+                + ".",
                 hint=f"The whole server log is {log_path}.",
             )
         try:
@@ -152,8 +178,16 @@ def _traffic(url: str, X: Any, requests: int) -> tuple[list[Any], dict[str, dict
             times["/predict"].append(time.perf_counter() - t)
             r.raise_for_status()
             served.append(r.json()["predictions"][0])
-            body = {"inputs": [{"name": "input-0", "shape": [1, len(values[j])],
-                                "datatype": "FP64", "data": values[j]}]}
+            body = {
+                "inputs": [
+                    {
+                        "name": "input-0",
+                        "shape": [1, len(values[j])],
+                        "datatype": "FP64",
+                        "data": values[j],
+                    }
+                ]
+            }
             t = time.perf_counter()
             r = client.post(f"/v2/models/{qp.MODEL_NAME}/infer", json=body)
             times["v2 infer"].append(time.perf_counter() - t)

@@ -17,7 +17,8 @@ from podium.core.errors import PipelineError
 
 
 class Materializer(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def accepts(self, obj: Any) -> bool: ...
     def dumps(self, obj: Any) -> tuple[bytes, dict[str, Any]]: ...

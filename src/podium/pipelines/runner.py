@@ -49,8 +49,10 @@ def execute(
 ) -> RunResult:
     runs = workspace.store.runs
     run = runs.create(
-        pipeline, _plain_params(params),
-        steps=[(n.name, n.upstream) for n in graph.nodes.values()], trigger=trigger,
+        pipeline,
+        _plain_params(params),
+        steps=[(n.name, n.upstream) for n in graph.nodes.values()],
+        trigger=trigger,
     )
     token = run_id_var.set(run.id)
     ws_token = workspace.activate()
@@ -60,8 +62,12 @@ def execute(
         for node in graph.nodes.values():
             blocked = [u for u in node.upstream if u in failed]
             if blocked:
-                runs.update_step(run.id, node.name, status="skipped",
-                                 error=f"upstream step {blocked[0]!r} failed")
+                runs.update_step(
+                    run.id,
+                    node.name,
+                    status="skipped",
+                    error=f"upstream step {blocked[0]!r} failed",
+                )
                 failed[node.name] = f"upstream {blocked[0]!r} failed"
                 continue
             error = _run_step(node, results, run.id, workspace)
@@ -86,8 +92,14 @@ def execute(
 def _run_step(node: Node, results: dict[str, Any], run_id: str, ws: Workspace) -> str | None:
     runs = ws.store.runs
     started = utcnow()
-    runs.update_step(run_id, node.name, status="running", started_at=started, attempts=1,
-                     inputs=_describe_inputs(node))
+    runs.update_step(
+        run_id,
+        node.name,
+        status="running",
+        started_at=started,
+        attempts=1,
+        inputs=_describe_inputs(node),
+    )
     t0 = time.perf_counter()
     try:
         args = resolve(node.args, results)
@@ -101,14 +113,22 @@ def _run_step(node: Node, results: dict[str, Any], run_id: str, ws: Workspace) -
         duration = time.perf_counter() - t0
         message = exc.message if isinstance(exc, PodiumError) else f"{type(exc).__name__}: {exc}"
         runs.update_step(
-            run_id, node.name, status="failed", ended_at=utcnow(), duration_s=duration,
+            run_id,
+            node.name,
+            status="failed",
+            ended_at=utcnow(),
+            duration_s=duration,
             error=f"{message}\n\n{traceback.format_exc()}",
         )
         return message
     results[node.name] = value
     runs.update_step(
-        run_id, node.name, status="succeeded", ended_at=utcnow(),
-        duration_s=time.perf_counter() - t0, outputs=artifact_ids,
+        run_id,
+        node.name,
+        status="succeeded",
+        ended_at=utcnow(),
+        duration_s=time.perf_counter() - t0,
+        outputs=artifact_ids,
     )
     return None
 
@@ -131,9 +151,14 @@ def _store(value: Any, name: str, step: str, run_id: str, ws: Workspace) -> str:
     data, meta = m.dumps(value)
     digest = ws.artifacts.put(data)
     rec = ws.store.runs.add_artifact(
-        digest=digest, size=len(data), materializer=m.name,
-        type_name=f"{type(value).__module__}.{type(value).__qualname__}", name=name,
-        run_id=run_id, step=step, meta=meta,
+        digest=digest,
+        size=len(data),
+        materializer=m.name,
+        type_name=f"{type(value).__module__}.{type(value).__qualname__}",
+        name=name,
+        run_id=run_id,
+        step=step,
+        meta=meta,
     )
     return rec.id
 

@@ -40,7 +40,9 @@ class Predictor:
         self.has_proba = callable(getattr(model, "predict_proba", None))
         classes = getattr(model, "classes_", None)
         self.classes: list[Any] | None = (
-            [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None
+            [c.item() if hasattr(c, "item") else c for c in classes]
+            if classes is not None
+            else None
         )
         self._as_frame = False
         names = getattr(model, "feature_names_in_", None)

@@ -165,8 +165,12 @@ class ModelServer:
             response = error_response(err, rid)
             rows = 0
         self.metrics.observe(
-            predictor.name, str(predictor.version_number or ""), protocol, code,
-            time.perf_counter() - t0, rows,
+            predictor.name,
+            str(predictor.version_number or ""),
+            protocol,
+            code,
+            time.perf_counter() - t0,
+            rows,
         )
         return response
 
@@ -235,8 +239,11 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
             predictor = server.find(name, version)
             x, wanted, given_id = codecs.decode_oip(predictor, parse_json(body))
             labels, proba = await server.infer(predictor, x)
-            return predictor, codecs.encode_oip(predictor, labels, proba, wanted,
-                                                given_id or rid), len(labels)
+            return (
+                predictor,
+                codecs.encode_oip(predictor, labels, proba, wanted, given_id or rid),
+                len(labels),
+            )
 
         return await server.predict(request, "v2", run)
 
@@ -275,13 +282,16 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
                 try:
                     text = body.decode("utf-8")
                 except UnicodeDecodeError:
-                    raise MalformedRequestError("The CSV body is not UTF-8.", field="body") from None
+                    raise MalformedRequestError(
+                        "The CSV body is not UTF-8.", field="body"
+                    ) from None
                 x = codecs.decode_csv(predictor, text)
             elif ctype in (JSON, "application/x-json", ""):
                 x = codecs.decode_invocations(predictor, parse_json(body))
             else:
                 raise MalformedRequestError(
-                    f"Unsupported content type {ctype!r}.", field="content-type",
+                    f"Unsupported content type {ctype!r}.",
+                    field="content-type",
                     hint="Send application/json or text/csv.",
                 )
             labels, proba = await server.infer(predictor, x)

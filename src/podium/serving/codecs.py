@@ -130,7 +130,8 @@ def decode_oip(predictor: Predictor, body: Any) -> tuple[ModelInput, list[str] |
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or not inputs:
         raise ValidationError(
-            "'inputs' must be a non-empty list of tensors.", field="inputs",
+            "'inputs' must be a non-empty list of tensors.",
+            field="inputs",
             hint='Send {"inputs": [{"name": "input-0", "shape": [1, N], "datatype": "FP64", '
             '"data": [...]}]}.',
         )
@@ -193,7 +194,7 @@ def _tensor(t: Any, i: int) -> tuple[str, np.ndarray[Any, Any]]:
     if not isinstance(data, list):
         raise ValidationError(f"{where}.data must be a list.", field=f"{where}.data")
     try:
-        arr = np.asarray(data, dtype=dtype)
+        arr: np.ndarray[Any, Any] = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError, OverflowError):
         raise ValidationError(
             f"{where}.data does not hold {datatype} values.", field=f"{where}.data"
@@ -241,8 +242,12 @@ def encode_oip(
     for name in names:
         if name == "predict":
             outputs.append(
-                {"name": "predict", "datatype": _label_datatype(predictor), "shape": [n],
-                 "data": labels}
+                {
+                    "name": "predict",
+                    "datatype": _label_datatype(predictor),
+                    "shape": [n],
+                    "data": labels,
+                }
             )
         else:
             assert proba is not None  # guarded by `available`
@@ -279,7 +284,7 @@ def decode_invocations(predictor: Predictor, body: Any) -> ModelInput:
     if key == "dataframe_split":
         if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
             raise ValidationError(
-                "'dataframe_split' must be {\"columns\": [...], \"data\": [[...], ...]}.",
+                '\'dataframe_split\' must be {"columns": [...], "data": [[...], ...]}.',
                 field="dataframe_split",
             )
         columns = payload.get("columns")

@@ -14,19 +14,26 @@ class ServingMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         labels = ("model", "version", "protocol")
         self.requests = Counter(
-            "podium_requests", "Prediction requests by outcome.", (*labels, "code"),
+            "podium_requests",
+            "Prediction requests by outcome.",
+            (*labels, "code"),
             registry=self.registry,
         )
         self.latency = Histogram(
-            "podium_request_duration_seconds", "Time to answer a prediction request.", labels,
-            buckets=LATENCY_BUCKETS, registry=self.registry,
+            "podium_request_duration_seconds",
+            "Time to answer a prediction request.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.rows = Counter(
             "podium_predicted_rows", "Rows predicted.", labels, registry=self.registry
         )
         self.ready = Gauge(
-            "podium_model_ready", "1 when the model is loaded and answering.",
-            ("model", "version"), registry=self.registry,
+            "podium_model_ready",
+            "1 when the model is loaded and answering.",
+            ("model", "version"),
+            registry=self.registry,
         )
         # Label lookups cost more than the increments: cache the children per label set.
         self._timing: dict[tuple[str, str, str], tuple[Any, Any]] = {}
@@ -45,7 +52,8 @@ class ServingMetrics:
         timing = self._timing.get(key[:3])
         if timing is None:
             timing = self._timing[key[:3]] = (
-                self.latency.labels(*key[:3]), self.rows.labels(*key[:3])
+                self.latency.labels(*key[:3]),
+                self.rows.labels(*key[:3]),
             )
         timing[0].observe(seconds)
         timing[1].inc(rows)

@@ -16,8 +16,21 @@ _TENSOR = {
         "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
         "datatype": {
             "type": "string",
-            "enum": ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32",
-                     "INT64", "FP16", "FP32", "FP64", "BYTES"],
+            "enum": [
+                "BOOL",
+                "UINT8",
+                "UINT16",
+                "UINT32",
+                "UINT64",
+                "INT8",
+                "INT16",
+                "INT32",
+                "INT64",
+                "FP16",
+                "FP32",
+                "FP64",
+                "BYTES",
+            ],
         },
         "data": {"type": "array"},
         "parameters": {"type": "object"},
@@ -44,8 +57,11 @@ OIP_INFER = _json_body(
             "inputs": {"type": "array", "items": _TENSOR, "minItems": 1},
             "outputs": {
                 "type": "array",
-                "items": {"type": "object", "required": ["name"],
-                          "properties": {"name": {"type": "string"}}},
+                "items": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}},
+                },
             },
         },
     },
@@ -55,8 +71,11 @@ OIP_INFER = _json_body(
 PREDICT = _json_body(
     {
         "oneOf": [
-            {"type": "object", "required": ["records"],
-             "properties": {"records": {"type": "array", "items": {"type": "object"}}}},
+            {
+                "type": "object",
+                "required": ["records"],
+                "properties": {"records": {"type": "array", "items": {"type": "object"}}},
+            },
             {"type": "object", "description": "a single record"},
             {"type": "array", "items": {"type": "object"}},
         ]

@@ -44,13 +44,21 @@ def uvicorn_config(app: Any, host: str, port: int, *, access_log: bool = False) 
     loop = "auto"
     http = "auto"
     return uvicorn.Config(
-        app, host=host, port=port, loop=loop, http=http, access_log=access_log,
-        log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+        app,
+        host=host,
+        port=port,
+        loop=loop,
+        http=http,
+        access_log=access_log,
+        log_level="warning",
+        lifespan="on",
+        timeout_graceful_shutdown=5,
     )
 
 
-def serve(app: Any, host: str = "127.0.0.1", port: int | None = None, *,
-          access_log: bool = False) -> None:
+def serve(
+    app: Any, host: str = "127.0.0.1", port: int | None = None, *, access_log: bool = False
+) -> None:
     """Serve ``app`` in the foreground until interrupted."""
     import uvicorn
 

@@ -134,7 +134,9 @@ class ModelRepo:
             conn.execute(update(M).where(M.c.name == name).values(**values))
             after = self._models(conn, M.c.name == name)[0]
             audit(
-                conn, "model.update", f"models:/{name}",
+                conn,
+                "model.update",
+                f"models:/{name}",
                 {"description": before[0].description, "tags": before[0].tags},
                 {"description": after.description, "tags": after.tags},
             )
@@ -168,6 +170,7 @@ class ModelRepo:
         """The version a reference points at (number, alias, or the latest)."""
         with self.db.read() as conn:
             model_id = self._model_id(conn, ref.name)
+            vid: int | None
             if ref.alias is not None:
                 ver = self._alias_target(conn, model_id, ref.name, ref.alias)
                 vid = self._version_row(conn, ref.name, ver)
@@ -197,8 +200,9 @@ class ModelRepo:
         ins = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
         conn.execute(
             ins(M)
-            .values(name=name, description="", tags={}, latest_version=0, created_at=now,
-                    updated_at=now)
+            .values(
+                name=name, description="", tags={}, latest_version=0, created_at=now, updated_at=now
+            )
             .on_conflict_do_nothing(index_elements=["name"])
         )
         return int(conn.execute(select(M.c.id).where(M.c.name == name)).scalar_one())
@@ -206,8 +210,12 @@ class ModelRepo:
     def _insert_flavor(self, conn: Connection, version_id: int, fl: FlavorRecord, now: Any) -> None:
         conn.execute(
             insert(t.model_flavors).values(
-                version_id=version_id, flavor=fl.flavor, digest=fl.digest, size=fl.size,
-                meta=fl.meta, created_at=now,
+                version_id=version_id,
+                flavor=fl.flavor,
+                digest=fl.digest,
+                size=fl.size,
+                meta=fl.meta,
+                created_at=now,
             )
         )
 
@@ -222,7 +230,9 @@ class ModelRepo:
         ).scalar()
         if before is None:
             conn.execute(
-                insert(A).values(model_id=model_id, alias=alias, version_id=vid, updated_at=utcnow())
+                insert(A).values(
+                    model_id=model_id, alias=alias, version_id=vid, updated_at=utcnow()
+                )
             )
         else:
             conn.execute(
@@ -231,8 +241,11 @@ class ModelRepo:
                 .values(version_id=vid, updated_at=utcnow())
             )
         audit(
-            conn, "alias.set", f"models:/{name}@{alias}",
-            None if before is None else {"version": before}, {"version": version},
+            conn,
+            "alias.set",
+            f"models:/{name}@{alias}",
+            None if before is None else {"version": before},
+            {"version": version},
         )
 
     def _model_id(self, conn: Connection, name: str) -> int:
@@ -268,8 +281,8 @@ class ModelRepo:
     def _alias_target(self, conn: Connection, model_id: int, name: str, alias: str) -> int:
         A = t.aliases
         rows = {
-            a: v
-            for a, v in conn.execute(
+            row.alias: row.version
+            for row in conn.execute(
                 select(A.c.alias, V.c.version)
                 .join(V, A.c.version_id == V.c.id)
                 .where(A.c.model_id == model_id)
@@ -303,8 +316,12 @@ class ModelRepo:
             by_model.setdefault(mid, {})[alias] = ver
         return [
             Model(
-                name=r.name, description=r.description, tags=r.tags, created_at=r.created_at,
-                updated_at=r.updated_at, latest_version=r.latest_version,
+                name=r.name,
+                description=r.description,
+                tags=r.tags,
+                created_at=r.created_at,
+                updated_at=r.updated_at,
+                latest_version=r.latest_version,
                 aliases=by_model.get(r.id, {}),
             )
             for r in rows
@@ -344,19 +361,26 @@ class ModelRepo:
             )
         aliases: dict[int, list[str]] = {}
         for vid, alias in conn.execute(
-            select(t.aliases.c.version_id, t.aliases.c.alias).where(
-                t.aliases.c.version_id.in_(ids)
-            )
+            select(t.aliases.c.version_id, t.aliases.c.alias).where(t.aliases.c.version_id.in_(ids))
         ):
             aliases.setdefault(vid, []).append(alias)
         return [
             ModelVersion(
-                model=r.model_name, version=r.version, created_at=r.created_at,
-                created_by=r.created_by, description=r.description,
-                flavors=tuple(flavors.get(r.id, [])), signature=r.signature,
-                input_example=r.input_example, reference_output=r.reference_output,
-                metrics=r.metrics, params=r.params, tags=r.tags, run_id=r.run_id,
-                data_ref=r.data_ref, code_version=r.code_version,
+                model=r.model_name,
+                version=r.version,
+                created_at=r.created_at,
+                created_by=r.created_by,
+                description=r.description,
+                flavors=tuple(flavors.get(r.id, [])),
+                signature=r.signature,
+                input_example=r.input_example,
+                reference_output=r.reference_output,
+                metrics=r.metrics,
+                params=r.params,
+                tags=r.tags,
+                run_id=r.run_id,
+                data_ref=r.data_ref,
+                code_version=r.code_version,
                 aliases=tuple(sorted(aliases.get(r.id, []))),
             )
             for r in rows

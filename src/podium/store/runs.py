@@ -37,18 +37,33 @@ class RunRepo:
         with self.db.write() as conn:
             conn.execute(
                 insert(R).values(
-                    id=run_id, pipeline=pipeline, status="running", params=params,
-                    trigger=trigger, created_at=now, started_at=now, heartbeat_at=now,
-                    scheduled_time=scheduled_time, code_version=code_version,
+                    id=run_id,
+                    pipeline=pipeline,
+                    status="running",
+                    params=params,
+                    trigger=trigger,
+                    created_at=now,
+                    started_at=now,
+                    heartbeat_at=now,
+                    scheduled_time=scheduled_time,
+                    code_version=code_version,
                 )
             )
             if steps:
                 conn.execute(
                     insert(S),
                     [
-                        {"run_id": run_id, "name": n, "status": "pending", "attempts": 0,
-                         "cache_hit": False, "inputs": {}, "outputs": [], "upstream": up,
-                         "position": i}
+                        {
+                            "run_id": run_id,
+                            "name": n,
+                            "status": "pending",
+                            "attempts": 0,
+                            "cache_hit": False,
+                            "inputs": {},
+                            "outputs": [],
+                            "upstream": up,
+                            "position": i,
+                        }
                         for i, (n, up) in enumerate(steps)
                     ],
                 )
@@ -57,16 +72,18 @@ class RunRepo:
     def finish(self, run_id: str, status: str, error: str | None = None) -> Run:
         with self.db.write() as conn:
             conn.execute(
-                update(R).where(R.c.id == run_id).values(status=status, error=error,
-                                                         ended_at=utcnow())
+                update(R)
+                .where(R.c.id == run_id)
+                .values(status=status, error=error, ended_at=utcnow())
             )
             return self._get(conn, run_id)
 
     def update_step(self, run_id: str, name: str, **values: Any) -> None:
         """Set fields of one step (status, started_at, ended_at, error, outputs ...)."""
         with self.db.write() as conn:
-            conn.execute(update(S).where((S.c.run_id == run_id) & (S.c.name == name))
-                         .values(**values))
+            conn.execute(
+                update(S).where((S.c.run_id == run_id) & (S.c.name == name)).values(**values)
+            )
             conn.execute(update(R).where(R.c.id == run_id).values(heartbeat_at=utcnow()))
 
     def get(self, run_id: str) -> Run:
@@ -102,8 +119,15 @@ class RunRepo:
         meta: dict[str, Any] | None = None,
     ) -> ArtifactRecord:
         rec = ArtifactRecord(
-            id=new_id(), digest=digest, size=size, materializer=materializer,
-            type_name=type_name, run_id=run_id, step=step, name=name, meta=meta or {},
+            id=new_id(),
+            digest=digest,
+            size=size,
+            materializer=materializer,
+            type_name=type_name,
+            run_id=run_id,
+            step=step,
+            name=name,
+            meta=meta or {},
             created_at=utcnow(),
         )
         with self.db.write() as conn:
@@ -132,10 +156,18 @@ class RunRepo:
             )
         steps = tuple(
             StepRun(
-                run_id=s.run_id, name=s.name, status=s.status, started_at=s.started_at,
-                ended_at=s.ended_at, duration_s=s.duration_s, error=s.error,
-                attempts=s.attempts, cache_hit=s.cache_hit, inputs=s.inputs,
-                outputs=s.outputs, upstream=s.upstream,
+                run_id=s.run_id,
+                name=s.name,
+                status=s.status,
+                started_at=s.started_at,
+                ended_at=s.ended_at,
+                duration_s=s.duration_s,
+                error=s.error,
+                attempts=s.attempts,
+                cache_hit=s.cache_hit,
+                inputs=s.inputs,
+                outputs=s.outputs,
+                upstream=s.upstream,
             )
             for s in conn.execute(select(S).where(S.c.run_id == run_id).order_by(S.c.position))
         )
@@ -144,8 +176,16 @@ class RunRepo:
 
 def _run(row: Any, steps: tuple[StepRun, ...] = ()) -> Run:
     return Run(
-        id=row.id, pipeline=row.pipeline, status=row.status, params=row.params,
-        trigger=row.trigger, created_at=row.created_at, started_at=row.started_at,
-        ended_at=row.ended_at, error=row.error, code_version=row.code_version,
-        scheduled_time=row.scheduled_time, steps=steps,
+        id=row.id,
+        pipeline=row.pipeline,
+        status=row.status,
+        params=row.params,
+        trigger=row.trigger,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        error=row.error,
+        code_version=row.code_version,
+        scheduled_time=row.scheduled_time,
+        steps=steps,
     )

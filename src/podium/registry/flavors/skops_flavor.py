@@ -27,8 +27,11 @@ class SkopsFlavor(Flavor):
         # Types beyond skops' safe defaults (e.g. the user's own transformer) are trusted
         # by the act of registering; they are recorded so loading trusts nothing more.
         trusted = sorted(sio.get_untrusted_types(data=data))
-        meta = {"trusted_types": trusted, "skops": skops.__version__,
-                "sklearn": sklearn.__version__}
+        meta = {
+            "trusted_types": trusted,
+            "skops": skops.__version__,
+            "sklearn": sklearn.__version__,
+        }
         return data, meta
 
     def load(self, data: bytes, meta: dict[str, Any], digest: str) -> Any:

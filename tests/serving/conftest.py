@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from tests.conftest import Trained
+
+from podium.client import Client
+from podium.serving import Limits, create_app, start_in_thread
+
+
+@dataclass
+class Served:
+    url: str
+    client: httpx.Client
+    trained: Trained
+    mixed_url: str
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory, trained: Trained) -> Iterator[Served]:
+    """Two real servers on loopback: the reference model, and a mixed-type model."""
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    home: Path = tmp_path_factory.mktemp("serving")
+    client = Client(home=home)
+    client.register_model(trained.model, "cancer", input_example=trained.X, alias="champion")
+    mixed_X = pd.DataFrame({"age": [20, 35, 50, 65] * 5, "plan": ["free", "pro"] * 10})
+    mixed_y = [0, 0, 1, 1] * 5
+    mixed = make_pipeline(
+        make_column_transformer((StandardScaler(), ["age"]), (OneHotEncoder(), ["plan"])),
+        LogisticRegression(),
+    ).fit(mixed_X, mixed_y)
+    client.register_model(mixed, "mixed", input_example=mixed_X)
+    small = Limits(max_body_bytes=64 * 1024, max_rows=50)
+    main = start_in_thread(create_app(client.load("cancer@champion"), limits=small))
+    other = start_in_thread(create_app(client.load("mixed/1")))
+    with httpx.Client(base_url=main.url, timeout=10) as http:
+        yield Served(main.url, http, trained, other.url)
+    main.stop()
+    other.stop()
+    client.workspace.close()
+
+
+def record(trained: Trained, i: int = 0) -> dict[str, Any]:
+    return {k: float(v) for k, v in trained.X.iloc[i].items()}
