@@ -67,14 +67,14 @@ def test_bad_payloads_get_a_4xx_naming_the_field(
     assert r.status_code == status, r.text
     out = r.json()
     assert out["field"] == field
-    assert out["message"] and out["request_id"] == r.headers["x-request-id"]
+    assert out["error"] and out["request_id"] == r.headers["x-request-id"]
 
 
 def test_wrong_type_names_column_and_value(served: Served) -> None:
     rec = {**record(served.trained), "mean area": "large"}
     out = served.client.post("/predict", json={"records": [rec]}).json()
     assert out["field"] == "records[0].mean area"
-    assert "'large'" in out["message"] and "float64" in out["message"]
+    assert "'large'" in out["error"] and "float64" in out["error"]
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"nan", b"\xff\xfe", b'{"records": [NaN]}'])
@@ -88,16 +88,16 @@ def test_malformed_json_is_a_400(served: Served, body: bytes) -> None:
 def test_unknown_model_or_version_is_a_404(served: Served) -> None:
     assert served.client.get("/v2/models/other").status_code == 404
     r = served.client.post("/v2/models/cancer/versions/9/infer", json=_tensor([0.0] * 30))
-    assert r.status_code == 404 and "version 1, not '9'" in r.json()["message"]
+    assert r.status_code == 404 and "version 1, not '9'" in r.json()["error"]
 
 
 def test_oversized_body_and_too_many_rows_are_413_naming_the_limit(served: Served) -> None:
     big = {"records": [record(served.trained)] * 200}  # > 64 KiB
     r = served.client.post("/predict", content=json.dumps(big))
-    assert r.status_code == 413 and "max_body_bytes" in r.json()["message"]
+    assert r.status_code == 413 and "max_body_bytes" in r.json()["error"]
     many = _tensor([0.0] * 30 * 60, shape=[60, 30])
     r = served.client.post("/v2/models/cancer/infer", json=many)
-    assert r.status_code == 413 and "max_rows" in r.json()["message"]
+    assert r.status_code == 413 and "max_rows" in r.json()["error"]
 
 
 def test_unsupported_content_type_is_a_400(served: Served) -> None:

@@ -28,7 +28,8 @@ class PodiumError(Exception):
         return self.message if not self.hint else f"{self.message} Hint: {self.hint}"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"error": type(self).__name__, "message": self.message}
+        """The JSON error body: ``error`` holds the message, as the OIP v2 spec requires."""
+        out: dict[str, Any] = {"error": self.message, "type": type(self).__name__}
         if self.hint:
             out["hint"] = self.hint
         return out

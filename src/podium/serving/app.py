@@ -237,6 +237,12 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
     async def _oip(request: Request, name: str, version: str | None) -> Response:
         async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
             predictor = server.find(name, version)
+            if "inference-header-content-length" in req.headers:
+                raise MalformedRequestError(
+                    "Binary tensor data (the OIP binary data extension) is not supported: send "
+                    "JSON tensors (binary_data=False in tritonclient's set_data_from_numpy).",
+                    field="inputs",
+                )
             x, wanted, given_id = codecs.decode_oip(predictor, parse_json(body))
             labels, proba = await server.infer(predictor, x)
             return (
