@@ -7,6 +7,7 @@ Every bad payload raises :class:`ValidationError` naming the field.
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import numpy as np
@@ -201,7 +202,7 @@ def _tensor(t: Any, i: int) -> tuple[str, np.ndarray[Any, Any]]:
         ) from None
     if arr.dtype == object and any(not isinstance(x, str) for x in arr.ravel().tolist()):
         raise ValidationError(f"{where}.data must hold strings for BYTES.", field=f"{where}.data")
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)
     if arr.size != expected:
         raise ValidationError(
             f"{where}.data has {arr.size} elements but shape {shape} needs {expected}.",

@@ -47,7 +47,7 @@ def _json_body(schema: dict[str, Any], example: Any) -> dict[str, Any]:
     }
 
 
-OIP_INFER = _json_body(
+_INFER = _json_body(
     {
         "type": "object",
         "required": ["inputs"],
@@ -67,6 +67,17 @@ OIP_INFER = _json_body(
     },
     {"inputs": [{"name": "input-0", "shape": [1, 2], "datatype": "FP64", "data": [0.1, 0.2]}]},
 )
+
+
+def _path(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def oip_infer(*, versioned: bool) -> dict[str, Any]:
+    """The infer request body, and the path parameters the handler reads itself."""
+    params = [_path("name")] + ([_path("version")] if versioned else [])
+    return {**_INFER, "parameters": params}
+
 
 PREDICT = _json_body(
     {

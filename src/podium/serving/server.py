@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import logging
 import os
@@ -64,6 +65,10 @@ def serve(
 
     if not is_loopback(host):
         log.warning("Binding %s: the server is reachable from other machines.", host)
+    # Everything loaded so far (libraries, the model) lives as long as the process: move it
+    # out of the collector's sight, or each full collection walks ~200k objects (~90 ms).
+    gc.collect()
+    gc.freeze()
     uvicorn.Server(uvicorn_config(app, host, resolve_port(port), access_log=access_log)).run()
 
 
