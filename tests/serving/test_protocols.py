@@ -151,3 +151,16 @@ def test_openapi_documents_every_route(served: Served) -> None:
     ):
         assert route in paths
     assert "requestBody" in paths["/predict"]["post"]
+
+
+def test_docs_page_loads_every_asset_from_the_server_itself(served: Served) -> None:
+    import re
+
+    html = served.client.get("/docs").text
+    refs = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    refs += re.findall(r"""url: ?["']([^"']+)["']""", html)
+    assert refs, html
+    assert all(r.startswith("/") for r in refs), refs  # nothing from a CDN or another host
+    for ref in refs:
+        assert served.client.get(ref).status_code == 200, ref
+    assert "http://" not in html and "https://" not in html

@@ -32,6 +32,7 @@ from podium.core.errors import (
 from podium.registry import Predictor
 from podium.serving import codecs
 from podium.serving import openapi as docs
+from podium.serving.docs import add_offline_docs
 from podium.serving.metrics import ServingMetrics
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -206,7 +207,10 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
         title="podium model server",
         version=__version__,
         description="Open Inference Protocol v2, /predict and the SageMaker contract.",
+        docs_url=None,
+        redoc_url=None,
     )
+    add_offline_docs(app, "podium model server")
     app.state.server = server
 
     # -- health and metadata ---------------------------------------------------------------
