@@ -157,3 +157,44 @@ def test_eight_processes_registering_at_once_get_gapless_unique_versions(
     created = [r for r in store.audit.list(limit=1000) if r.action == "model_version.create"]
     assert len(created) == procs * each
     store.close()
+
+
+def test_migrated_schema_equals_the_declared_one(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from podium.store.schema import metadata
+
+    store = MetadataStore(db_url)
+    with store.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    store.close()
+
+
+def test_a_store_created_at_an_older_revision_is_upgraded_on_open(db_url: str) -> None:
+    import sqlalchemy as sa
+    from alembic import command
+    from alembic.config import Config
+
+    from podium.store.engine import make_engine, normalize_url
+
+    engine = make_engine(normalize_url(db_url))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":  # the fixture migrated it already: go back
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+        else:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+        conn.commit()
+        columns = {c["name"] for c in sa.inspect(conn).get_columns("runs")}
+    assert "pipeline_ref" not in columns
+    engine.dispose()
+    store = MetadataStore(db_url)  # opening upgrades to the head
+    assert current_revision(store.db.engine) == HEAD_REVISION
+    run = store.runs.create("p", {}, steps=[("a", [])], pipeline_ref="m:p")
+    assert store.runs.get(run.id).pipeline_ref == "m:p"
+    store.close()

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from podium import __version__
+from podium._version import __version__
 from podium.cli import models, runs
 from podium.cli.render import err, out, print_error, print_json
 from podium.core.errors import PodiumError
@@ -127,6 +127,36 @@ def _quickstart_summary(r: Any) -> None:
         "open http://127.0.0.1:8000/docs  (every route, with examples)",
     ):
         out.print(f"  {line}", markup=False)
+
+
+@app.command("run")
+def run_pipeline(
+    pipeline_ref: Annotated[
+        str, typer.Argument(help="module:function or path/to/file.py:function.")
+    ],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Parallel steps at most.")] = None,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Cancel the rest at the first failure.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
+) -> None:
+    """Run a pipeline, showing its steps live."""
+    from podium.cli.pipelines import parse_params, run_live
+    from podium.pipelines import load_pipeline
+
+    pipe = load_pipeline(pipeline_ref)
+    params = parse_params(param or [])
+    steps = list(pipe.build(**params).nodes)
+    run_live(
+        steps,
+        lambda on_event: pipe.run(
+            max_workers=workers, fail_fast=fail_fast, on_event=on_event, **params
+        ),
+        json_,
+    )
 
 
 @app.command()

@@ -15,6 +15,18 @@ from rich.text import Text
 from podium.core.errors import PodiumError
 
 out = Console(highlight=False, soft_wrap=True)
+STATUS_STYLE = {
+    "succeeded": "green",
+    "cached": "cyan",
+    "failed": "red",
+    "timed_out": "red",
+    "crashed": "red",
+    "running": "yellow",
+    "retrying": "yellow",
+    "skipped": "dim",
+    "cancelled": "dim",
+    "pending": "dim",
+}
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

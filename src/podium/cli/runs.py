@@ -8,19 +8,13 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from podium.cli.render import out, print_json, table
+from podium.cli.render import STATUS_STYLE, out, print_json, table
 from podium.client import Client
+from podium.core.records import StepRun
 
 app = typer.Typer(help="Pipeline runs and their steps.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-STATUS_STYLE = {
-    "succeeded": "green",
-    "failed": "red",
-    "running": "yellow",
-    "skipped": "dim",
-    "crashed": "red",
-}
 
 
 def _status(s: str) -> Text:
@@ -53,6 +47,31 @@ def list_runs(
     )
 
 
+def _cache(step: StepRun) -> str:
+    info = step.cache_info
+    if step.cache_hit:
+        return f"hit (run {info.get('from_run', '?')})"
+    return f"miss: {info['reason']}" if info.get("reason") else "-"
+
+
+@app.command("resume")
+def resume(
+    run_id: Annotated[str, typer.Argument(help="Run id of a failed run.")],
+    workers: Annotated[int | None, typer.Option(min=1, help="Parallel steps at most.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Re-run the failed and not-yet-run steps of a run, reusing the outputs it stored."""
+    from podium.cli.pipelines import run_live
+    from podium.pipelines import resume_run
+
+    run = Client().get_run(run_id)
+    run_live(
+        [s.name for s in run.steps],
+        lambda on_event: resume_run(run_id, max_workers=workers, on_event=on_event),
+        json_,
+    )
+
+
 @app.command("show")
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id (from `podium runs list`).")],
@@ -73,8 +92,11 @@ def show(
     )
     table(
         None,
-        ["step", "status", "duration s", "upstream", "outputs"],
-        [[s.name, _status(s.status), s.duration_s, s.upstream, s.outputs] for s in run.steps],
+        ["step", "status", "tries", "duration s", "cache", "upstream", "outputs"],
+        [
+            [s.name, _status(s.status), s.attempts, s.duration_s, _cache(s), s.upstream, s.outputs]
+            for s in run.steps
+        ],
     )
     for s in run.steps:
         if s.error:

@@ -112,6 +112,8 @@ class StepRun(Record):
     inputs: dict[str, Any]
     outputs: list[str]  # artifact ids
     upstream: list[str]
+    cache_key: str | None = None
+    cache_info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class Run(Record):
     error: str | None
     code_version: str | None
     scheduled_time: datetime | None = None
+    pipeline_ref: str | None = None
     steps: tuple[StepRun, ...] = ()
 
     @property

@@ -71,7 +71,7 @@ def validate(metrics: dict[str, float], min_accuracy: float) -> dict[str, float]
     return metrics
 
 
-@step
+@step(cache=False)  # a side effect: registering must happen on every run
 def register(model: Any, metrics: dict[str, float], test: pd.DataFrame) -> dict[str, Any]:
     mv = podium.register_model(
         model,

@@ -10,7 +10,7 @@ from typing import Any, overload
 from podium.core.errors import PipelineError
 from podium.core.names import check_name
 from podium.pipelines.graph import Graph, building
-from podium.pipelines.runner import RunResult, execute
+from podium.pipelines.runner import EventHook, RunResult, execute
 from podium.workspace import Workspace
 
 
@@ -67,15 +67,31 @@ class Pipeline:
             )
         return graph, returned
 
+    @property
+    def ref(self) -> str:
+        """Where to find this pipeline again: ``module:function`` or ``file.py:function``."""
+        module = self.fn.__module__
+        if module == "__main__" or module.startswith("podium_pipeline_file_"):
+            return f"{inspect.getfile(self.fn)}:{self.fn.__name__}"
+        return f"{module}:{self.fn.__qualname__}"
+
     def run(
         self,
         *,
         workspace: Workspace | None = None,
         raise_on_failure: bool = True,
         trigger: str = "manual",
+        max_workers: int | None = None,
+        fail_fast: bool = False,
+        on_event: EventHook | None = None,
         **params: Any,
     ) -> RunResult:
-        """Execute the pipeline and record the run; raise :class:`PipelineError` on failure."""
+        """Execute the pipeline and record the run; raise :class:`PipelineError` on failure.
+
+        Independent steps run in parallel on up to ``max_workers`` threads. A failed step
+        fails the steps that depend on it and nothing else, unless ``fail_fast`` cancels
+        every step not started yet.
+        """
         bound = self.bind(params)
         graph, returned = self._build(bound)
         return execute(
@@ -86,6 +102,47 @@ class Pipeline:
             workspace=workspace or Workspace.current(),
             trigger=trigger,
             raise_on_failure=raise_on_failure,
+            max_workers=max_workers,
+            fail_fast=fail_fast,
+            pipeline_ref=self.ref,
+            on_event=on_event,
+        )
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        workspace: Workspace | None = None,
+        raise_on_failure: bool = True,
+        max_workers: int | None = None,
+        on_event: EventHook | None = None,
+    ) -> RunResult:
+        """Re-run the failed and not-yet-run steps of ``run_id``, reusing stored outputs."""
+        ws = workspace or Workspace.current()
+        run = ws.store.runs.get(run_id)
+        if run.pipeline != self.name:
+            raise PipelineError(
+                f"Run {run_id} belongs to pipeline {run.pipeline!r}, not {self.name!r}.",
+                hint=f"Resume it with `podium runs resume {run_id}`.",
+            )
+        if run.status == "running":
+            raise PipelineError(
+                f"Run {run_id} is still running.",
+                hint="Wait for it to finish or fail before resuming it.",
+            )
+        bound = self.bind(dict(run.params))
+        graph, returned = self._build(bound)
+        return execute(
+            graph,
+            pipeline=self.name,
+            params=bound,
+            returned=returned,
+            workspace=ws,
+            raise_on_failure=raise_on_failure,
+            max_workers=max_workers,
+            pipeline_ref=self.ref,
+            resume=run,
+            on_event=on_event,
         )
 
     def __call__(self, **params: Any) -> RunResult:

@@ -1,13 +1,18 @@
-"""Execute a built graph: run each step, store its outputs, record everything in the store.
+"""Execute a built graph: independent steps in parallel, each with retries, timeout, cache.
 
-Steps run in topological order in this process. Parallel execution, retries, caching
-and other executors plug in here, behind :func:`execute`.
+The scheduler loop lives in the calling thread; step tries run on a thread pool (or, for
+steps with a timeout, in a child process). Every state change is written to the store as
+it happens, so a run can be followed live and resumed after a failure.
 """
 
 from __future__ import annotations
 
+import contextvars
+import os
 import time
 import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,9 +20,14 @@ from podium.core.clock import utcnow
 from podium.core.context import run_id_var
 from podium.core.errors import PipelineError, PodiumError
 from podium.core.records import Run
-from podium.pipelines import materializers
+from podium.pipelines import cache, materializers
+from podium.pipelines.child import StepTimeout, call_with_timeout
 from podium.pipelines.graph import Graph, Node, OutputRef, resolve
 from podium.workspace import Workspace
+
+# Called with (step name, status) on every change; from worker threads.
+EventHook = Callable[[str, str], None]
+FINISHED = ("succeeded", "cached")
 
 
 @dataclass
@@ -37,6 +47,18 @@ class RunResult:
         return self.run.status
 
 
+@dataclass
+class Outcome:
+    status: str  # succeeded, cached, failed, timed_out
+    value: Any = None
+    digests: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+def default_workers() -> int:
+    return min(32, (os.cpu_count() or 1) + 4)
+
+
 def execute(
     graph: Graph,
     *,
@@ -46,91 +68,265 @@ def execute(
     workspace: Workspace,
     trigger: str = "manual",
     raise_on_failure: bool = True,
+    max_workers: int | None = None,
+    fail_fast: bool = False,
+    pipeline_ref: str | None = None,
+    resume: Run | None = None,
+    on_event: EventHook | None = None,
 ) -> RunResult:
     runs = workspace.store.runs
-    run = runs.create(
-        pipeline,
-        _plain_params(params),
-        steps=[(n.name, n.upstream) for n in graph.nodes.values()],
-        trigger=trigger,
-    )
+    engine = _Engine(graph, workspace, pipeline, on_event)
+    if resume is None:
+        run = runs.create(
+            pipeline,
+            _plain_params(params),
+            steps=[(n.name, n.upstream) for n in graph.nodes.values()],
+            trigger=trigger,
+            pipeline_ref=pipeline_ref,
+        )
+    else:
+        run = engine.restore(resume)
     token = run_id_var.set(run.id)
     ws_token = workspace.activate()
-    results: dict[str, Any] = {}
-    failed: dict[str, str] = {}
     try:
-        for node in graph.nodes.values():
-            blocked = [u for u in node.upstream if u in failed]
-            if blocked:
-                runs.update_step(
-                    run.id,
-                    node.name,
-                    status="skipped",
-                    error=f"upstream step {blocked[0]!r} failed",
-                )
-                failed[node.name] = f"upstream {blocked[0]!r} failed"
-                continue
-            error = _run_step(node, results, run.id, workspace)
-            if error is not None:
-                failed[node.name] = error
+        failed = engine.run(run.id, max_workers or default_workers(), fail_fast)
     finally:
         Workspace.deactivate(ws_token)
         run_id_var.reset(token)
     first = next(iter(failed.items()), None)
     error = f"step {first[0]!r} failed: {first[1]}" if first else None
     record = runs.finish(run.id, "failed" if failed else "succeeded", error)
-    if failed and raise_on_failure:
-        step_name, msg = first  # type: ignore[misc]
+    if first is not None and raise_on_failure:
         raise PipelineError(
-            f"Run {run.id} of pipeline {pipeline!r} failed in step {step_name!r}: {msg}",
-            hint=f"See the whole error with `podium runs show {run.id}`.",
+            f"Run {run.id} of pipeline {pipeline!r} failed in step {first[0]!r}: {first[1]}",
+            hint=f"See the whole error with `podium runs show {run.id}`; re-run the failed "
+            f"steps with `podium runs resume {run.id}`.",
         )
-    outputs = resolve(returned, results) if not failed else None
-    return RunResult(record, outputs, results)
+    outputs = resolve(returned, engine.results) if not failed else None
+    return RunResult(record, outputs, dict(engine.results))
 
 
-def _run_step(node: Node, results: dict[str, Any], run_id: str, ws: Workspace) -> str | None:
-    runs = ws.store.runs
-    started = utcnow()
-    runs.update_step(
-        run_id,
-        node.name,
-        status="running",
-        started_at=started,
-        attempts=1,
-        inputs=_describe_inputs(node),
-    )
-    t0 = time.perf_counter()
-    try:
-        args = resolve(node.args, results)
-        kwargs = resolve(node.kwargs, results)
-        value = node.step.fn(*args, **kwargs)
-        values = _split(node, value)
-        artifact_ids = [
-            _store(v, f"{node.name}.{name}", node.name, run_id, ws) for name, v in values
+class _Engine:
+    def __init__(
+        self, graph: Graph, ws: Workspace, pipeline: str, on_event: EventHook | None
+    ) -> None:
+        self.graph = graph
+        self.ws = ws
+        self.runs = ws.store.runs
+        self.pipeline = pipeline
+        self.on_event = on_event
+        self.results: dict[str, Any] = {}
+        self.digests: dict[str, list[str]] = {}
+        self.run_id = ""
+
+    # -- resume ----------------------------------------------------------------------------
+    def restore(self, run: Run) -> Run:
+        """Load the outputs of the run's finished steps; reset the others to pending."""
+        recorded = {s.name: s for s in run.steps}
+        if set(recorded) != set(self.graph.nodes):
+            raise PipelineError(
+                f"Run {run.id} cannot be resumed: the pipeline's steps changed since "
+                f"(the run had {sorted(recorded)}, the pipeline now has "
+                f"{sorted(self.graph.nodes)}).",
+                hint="Start a new run instead; cached steps will still be reused.",
+            )
+        for name, s in recorded.items():
+            if s.status in FINISHED:
+                self.results[name], self.digests[name] = self._load(
+                    self.graph.nodes[name], s.outputs
+                )
+        todo = [n for n in self.graph.nodes if n not in self.results]
+        if not todo:
+            raise PipelineError(
+                f"Run {run.id} has nothing to resume: every step finished.",
+                hint="Start a new run to execute the pipeline again.",
+            )
+        return self.runs.reopen(run.id, todo)
+
+    def _load(self, node: Node, artifact_ids: list[str]) -> tuple[Any, list[str]]:
+        recs = [self.runs.get_artifact(a) for a in artifact_ids]
+        values = [
+            materializers.by_name(r.materializer).loads(
+                self.ws.artifacts.get(r.digest), r.meta, r.digest
+            )
+            for r in recs
         ]
-    except Exception as exc:
-        duration = time.perf_counter() - t0
-        message = exc.message if isinstance(exc, PodiumError) else f"{type(exc).__name__}: {exc}"
-        runs.update_step(
-            run_id,
-            node.name,
-            status="failed",
-            ended_at=utcnow(),
-            duration_s=duration,
-            error=f"{message}\n\n{traceback.format_exc()}",
+        digests = [r.digest for r in recs]
+        if node.outputs is not None:
+            return tuple(values), digests
+        return (values[0] if values else None), digests
+
+    # -- scheduling ---------------------------------------------------------------------------
+    def run(self, run_id: str, workers: int, fail_fast: bool) -> dict[str, str]:
+        self.run_id = run_id
+        pending = [n for n in self.graph.nodes if n not in self.results]
+        failed: dict[str, str] = {}
+        running: dict[Future[Outcome], str] = {}
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="podium-step") as pool:
+            while True:
+                for name in list(pending):
+                    node = self.graph.nodes[name]
+                    blocked = next((u for u in node.upstream if u in failed), None)
+                    if blocked is not None:
+                        pending.remove(name)
+                        failed[name] = f"upstream step {blocked!r} did not succeed"
+                        self._record(name, "skipped", error=failed[name])
+                    elif all(u in self.results for u in node.upstream):
+                        pending.remove(name)
+                        ctx = contextvars.copy_context()
+                        running[pool.submit(ctx.run, self._execute, node)] = name
+                if not running:
+                    return failed
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    name = running.pop(fut)
+                    outcome = fut.result()
+                    if outcome.status in FINISHED:
+                        self.results[name] = outcome.value
+                        self.digests[name] = outcome.digests
+                        continue
+                    failed[name] = outcome.error or outcome.status
+                    if fail_fast:
+                        self._cancel(pending, running, name, failed)
+
+    def _cancel(
+        self,
+        pending: list[str],
+        running: dict[Future[Outcome], str],
+        culprit: str,
+        failed: dict[str, str],
+    ) -> None:
+        """fail_fast: drop every step not started yet; running ones finish their try."""
+        for fut, name in list(running.items()):
+            if fut.cancel():
+                running.pop(fut)
+                pending.append(name)
+        for name in pending:
+            failed[name] = f"cancelled: step {culprit!r} failed and the run fails fast"
+            self._record(name, "cancelled", error=failed[name])
+        pending.clear()
+
+    # -- one step ------------------------------------------------------------------------------
+    def _execute(self, node: Node) -> Outcome:
+        try:
+            return self._execute_unguarded(node)
+        except Exception as exc:  # a bug in podium itself must not hang the scheduler
+            message = f"{type(exc).__name__}: {exc}"
+            self._record(node.name, "failed", error=f"{message}\n\n{traceback.format_exc()}")
+            return Outcome("failed", error=message)
+
+    def _execute_unguarded(self, node: Node) -> Outcome:
+        step = node.step
+        bound = step.signature.bind(*node.args, **node.kwargs).arguments
+        if step.cache:
+            key = cache.compute(step.fn, bound, self.digests, node.name)
+        else:
+            key = cache.CacheKey(None, {}, "caching is off for this step")
+        reason = key.disabled_reason
+        if key.key is not None:
+            hit = self._cache_hit(node, key)
+            if hit is not None:
+                return hit
+            reason = cache.miss_reason(
+                key.components, self.runs.previous_step(self.pipeline, node.name)
+            )
+        args = resolve(node.args, self.results)
+        kwargs = resolve(node.kwargs, self.results)
+        started = time.perf_counter()
+        self._record(
+            node.name, "running", started_at=utcnow(), attempts=1, inputs=_describe_inputs(bound)
         )
-        return message
-    results[node.name] = value
-    runs.update_step(
-        run_id,
-        node.name,
-        status="succeeded",
-        ended_at=utcnow(),
-        duration_s=time.perf_counter() - t0,
-        outputs=artifact_ids,
-    )
-    return None
+        attempt = 1
+        while True:
+            try:
+                value = self._call(node, args, kwargs)
+                values = _split(node, value)
+                stored = [self._store(v, f"{node.name}.{n}", node.name) for n, v in values]
+                break
+            except Exception as exc:
+                timed_out = isinstance(exc, StepTimeout)
+                if not timed_out and step.retry.should_retry(exc, attempt):
+                    self._record(node.name, "retrying", error=_message(exc))
+                    time.sleep(step.retry.wait(attempt))
+                    attempt += 1
+                    self._record(node.name, "running", attempts=attempt)
+                    continue
+                status = "timed_out" if timed_out else "failed"
+                message = _message(exc)
+                self._record(
+                    node.name,
+                    status,
+                    ended_at=utcnow(),
+                    duration_s=time.perf_counter() - started,
+                    error=f"{message}\n\n{traceback.format_exc()}",
+                    cache_key=None,
+                    cache_info={"hit": False, "reason": reason},
+                )
+                _hook(step.on_failure, node.name, exc)
+                return Outcome(status, error=message)
+        self._record(
+            node.name,
+            "succeeded",
+            ended_at=utcnow(),
+            duration_s=time.perf_counter() - started,
+            outputs=[a for a, _ in stored],
+            cache_key=key.key,
+            cache_hit=False,
+            cache_info={"hit": False, "reason": reason, "components": key.components},
+        )
+        _hook(step.on_success, node.name, value)
+        return Outcome("succeeded", value, [d for _, d in stored])
+
+    def _cache_hit(self, node: Node, key: cache.CacheKey) -> Outcome | None:
+        assert key.key is not None  # checked by the caller
+        earlier = self.runs.find_cached(self.pipeline, node.name, key.key)
+        if earlier is None:
+            return None
+        try:
+            value, digests = self._load(node, earlier.outputs)
+        except PodiumError:  # its artifacts were collected or corrupted: run the step
+            return None
+        now = utcnow()
+        self._record(
+            node.name,
+            "cached",
+            started_at=now,
+            ended_at=now,
+            duration_s=0.0,
+            outputs=earlier.outputs,
+            cache_key=key.key,
+            cache_hit=True,
+            cache_info={"hit": True, "from_run": earlier.run_id, "components": key.components},
+        )
+        return Outcome("cached", value, digests)
+
+    def _call(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if node.step.timeout is None:
+            return node.step.fn(*args, **kwargs)
+        return call_with_timeout(
+            node.step.fn, args, kwargs, node.step.timeout, self.ws.settings, self.run_id
+        )
+
+    def _store(self, value: Any, name: str, step: str) -> tuple[str, str]:
+        m = materializers.for_object(value, step)
+        data, meta = m.dumps(value)
+        digest = self.ws.artifacts.put(data)
+        rec = self.runs.add_artifact(
+            digest=digest,
+            size=len(data),
+            materializer=m.name,
+            type_name=f"{type(value).__module__}.{type(value).__qualname__}",
+            name=name,
+            run_id=self.run_id,
+            step=step,
+            meta=meta,
+        )
+        return rec.id, digest
+
+    def _record(self, name: str, status: str, **values: Any) -> None:
+        self.runs.update_step(self.run_id, name, status=status, **values)
+        if self.on_event is not None:
+            self.on_event(name, status)
 
 
 def _split(node: Node, value: Any) -> list[tuple[str, Any]]:
@@ -146,21 +342,23 @@ def _split(node: Node, value: Any) -> list[tuple[str, Any]]:
     return list(zip(node.outputs, value, strict=True))
 
 
-def _store(value: Any, name: str, step: str, run_id: str, ws: Workspace) -> str:
-    m = materializers.for_object(value, step)
-    data, meta = m.dumps(value)
-    digest = ws.artifacts.put(data)
-    rec = ws.store.runs.add_artifact(
-        digest=digest,
-        size=len(data),
-        materializer=m.name,
-        type_name=f"{type(value).__module__}.{type(value).__qualname__}",
-        name=name,
-        run_id=run_id,
-        step=step,
-        meta=meta,
-    )
-    return rec.id
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, PodiumError):
+        return exc.message
+    if isinstance(exc, StepTimeout):
+        return f"timed out: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _hook(hook: Callable[[str, Any], None] | None, name: str, arg: Any) -> None:
+    if hook is None:
+        return
+    try:
+        hook(name, arg)
+    except Exception:  # a broken hook must not change the step's outcome
+        import logging
+
+        logging.getLogger("podium.pipelines").exception("Hook of step %r failed", name)
 
 
 def load_artifact(artifact_id: str, ws: Workspace) -> Any:
@@ -171,9 +369,8 @@ def load_artifact(artifact_id: str, ws: Workspace) -> Any:
     )
 
 
-def _describe_inputs(node: Node) -> dict[str, Any]:
+def _describe_inputs(bound: dict[str, Any]) -> dict[str, Any]:
     """Inputs as recorded: upstream references by name, parameters by value when small."""
-    bound = node.step.signature.bind(*node.args, **node.kwargs).arguments
     return {key: _describe(value) for key, value in bound.items()}
 
 

@@ -11,6 +11,9 @@ from typing import Any, overload
 from podium.core.errors import PipelineError
 from podium.core.names import check_name
 from podium.pipelines.graph import building
+from podium.pipelines.retry import RetryPolicy
+
+Hook = Callable[[str, Any], None]
 
 
 class Step:
@@ -21,6 +24,16 @@ class Step:
         name: the step name (default: the function name).
         outputs: names of the outputs when the function returns a tuple of several values;
             inferred from a ``tuple[...]`` return annotation when not given.
+        retries: how many times to retry after a failure (0: never).
+        retry_delay, backoff, max_delay, jitter: the wait before retry ``n`` is
+            ``min(max_delay, retry_delay * backoff ** (n - 1))`` times a random factor in
+            ``[1 - jitter, 1 + jitter]``.
+        retry_on: exception types worth a retry (others fail at once).
+        timeout: seconds one try may take; a try past it is stopped and the step marked
+            ``timed_out``. Such a step runs in a child process so that it can be stopped.
+        cache: skip the step when its code, parameters and inputs were seen before.
+        on_failure: called as ``on_failure(step_name, exception)`` when the step fails.
+        on_success: called as ``on_success(step_name, value)`` when it succeeds.
     """
 
     def __init__(
@@ -29,11 +42,28 @@ class Step:
         *,
         name: str | None = None,
         outputs: list[str] | tuple[str, ...] | None = None,
+        retries: int = 0,
+        retry_delay: float = 1.0,
+        backoff: float = 2.0,
+        max_delay: float = 60.0,
+        jitter: float = 0.1,
+        retry_on: tuple[type[BaseException], ...] = (Exception,),
+        timeout: float | None = None,
+        cache: bool = True,
+        on_failure: Hook | None = None,
+        on_success: Hook | None = None,
     ) -> None:
         self.fn = fn
         self.name = check_name(name or fn.__name__, "step name")
         self.outputs = tuple(outputs) if outputs else _tuple_outputs(fn)
         self.signature = inspect.signature(fn)
+        self.retry = RetryPolicy(retries, retry_delay, backoff, max_delay, jitter, retry_on)
+        if timeout is not None and timeout <= 0:
+            raise PipelineError(f"Step {self.name!r}: timeout must be > 0, got {timeout}.")
+        self.timeout = timeout
+        self.cache = cache
+        self.on_failure = on_failure
+        self.on_success = on_success
         functools.update_wrapper(self, fn)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -70,25 +100,36 @@ def _tuple_outputs(fn: Callable[..., Any]) -> tuple[str, ...] | None:
 def step(fn: Callable[..., Any], /) -> Step: ...
 @overload
 def step(
-    *, name: str | None = None, outputs: list[str] | None = None
+    *,
+    name: str | None = None,
+    outputs: list[str] | None = None,
+    retries: int = 0,
+    retry_delay: float = 1.0,
+    backoff: float = 2.0,
+    max_delay: float = 60.0,
+    jitter: float = 0.1,
+    retry_on: tuple[type[BaseException], ...] = (Exception,),
+    timeout: float | None = None,
+    cache: bool = True,
+    on_failure: Hook | None = None,
+    on_success: Hook | None = None,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
 def step(
-    fn: Callable[..., Any] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    outputs: list[str] | None = None,
+    fn: Callable[..., Any] | None = None, /, **options: Any
 ) -> Step | Callable[[Callable[..., Any]], Step]:
-    """Declare a pipeline step.
+    """Declare a pipeline step; options are those of :class:`Step`.
 
     >>> @step
     ... def double(x: int) -> int:
     ...     return 2 * x
     >>> double(4)  # outside a pipeline, a step is the plain function
     8
+    >>> @step(retries=2, retry_delay=0.5, timeout=60)
+    ... def fetch() -> list[int]:
+    ...     return [1, 2]
     """
     if fn is not None:
-        return Step(fn)
-    return lambda f: Step(f, name=name, outputs=outputs)
+        return Step(fn, **options)
+    return lambda f: Step(f, **options)

@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from podium import __version__
+from podium._version import __version__
 from podium.core.errors import (
     MalformedRequestError,
     NotFoundError,

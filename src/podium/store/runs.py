@@ -30,6 +30,7 @@ class RunRepo:
         trigger: str = "manual",
         code_version: str | None = None,
         scheduled_time: datetime | None = None,
+        pipeline_ref: str | None = None,
     ) -> Run:
         """Create a run in state ``running`` with its steps ``pending`` (name, upstream)."""
         run_id = new_id()
@@ -47,6 +48,7 @@ class RunRepo:
                     heartbeat_at=now,
                     scheduled_time=scheduled_time,
                     code_version=code_version,
+                    pipeline_ref=pipeline_ref,
                 )
             )
             if steps:
@@ -59,6 +61,7 @@ class RunRepo:
                             "status": "pending",
                             "attempts": 0,
                             "cache_hit": False,
+                            "cache_info": {},
                             "inputs": {},
                             "outputs": [],
                             "upstream": up,
@@ -85,6 +88,51 @@ class RunRepo:
                 update(S).where((S.c.run_id == run_id) & (S.c.name == name)).values(**values)
             )
             conn.execute(update(R).where(R.c.id == run_id).values(heartbeat_at=utcnow()))
+
+    def reopen(self, run_id: str, steps: list[str]) -> Run:
+        """Set a finished run running again with ``steps`` back to pending (for resume)."""
+        with self.db.write() as conn:
+            self._get(conn, run_id)  # raises NotFoundError
+            conn.execute(
+                update(R)
+                .where(R.c.id == run_id)
+                .values(status="running", error=None, ended_at=None, heartbeat_at=utcnow())
+            )
+            if steps:
+                conn.execute(
+                    update(S)
+                    .where((S.c.run_id == run_id) & S.c.name.in_(steps))
+                    .values(
+                        status="pending",
+                        error=None,
+                        started_at=None,
+                        ended_at=None,
+                        duration_s=None,
+                        outputs=[],
+                    )
+                )
+            return self._get(conn, run_id)
+
+    def find_cached(self, pipeline: str, step: str, cache_key: str) -> StepRun | None:
+        """The newest finished execution of ``step`` in ``pipeline`` with this cache key."""
+        return self._latest_step(pipeline, step, S.c.cache_key == cache_key)
+
+    def previous_step(self, pipeline: str, step: str) -> StepRun | None:
+        """The newest finished execution of ``step`` in ``pipeline`` with a cache key."""
+        return self._latest_step(pipeline, step, S.c.cache_key.is_not(None))
+
+    def _latest_step(self, pipeline: str, step: str, where: Any) -> StepRun | None:
+        q = (
+            select(S)
+            .join(R, R.c.id == S.c.run_id)
+            .where((R.c.pipeline == pipeline) & (S.c.name == step) & where)
+            .where(S.c.status.in_(("succeeded", "cached")))
+            .order_by(S.c.ended_at.desc())
+            .limit(1)
+        )
+        with self.db.read() as conn:
+            row = conn.execute(q).first()
+        return _step(row) if row is not None else None
 
     def get(self, run_id: str) -> Run:
         with self.db.read() as conn:
@@ -155,23 +203,29 @@ class RunRepo:
                 f"Run {run_id!r} not found.", hint="List runs with `podium runs list`."
             )
         steps = tuple(
-            StepRun(
-                run_id=s.run_id,
-                name=s.name,
-                status=s.status,
-                started_at=s.started_at,
-                ended_at=s.ended_at,
-                duration_s=s.duration_s,
-                error=s.error,
-                attempts=s.attempts,
-                cache_hit=s.cache_hit,
-                inputs=s.inputs,
-                outputs=s.outputs,
-                upstream=s.upstream,
-            )
+            _step(s)
             for s in conn.execute(select(S).where(S.c.run_id == run_id).order_by(S.c.position))
         )
         return _run(row, steps)
+
+
+def _step(s: Any) -> StepRun:
+    return StepRun(
+        run_id=s.run_id,
+        name=s.name,
+        status=s.status,
+        started_at=s.started_at,
+        ended_at=s.ended_at,
+        duration_s=s.duration_s,
+        error=s.error,
+        attempts=s.attempts,
+        cache_hit=s.cache_hit,
+        inputs=s.inputs,
+        outputs=s.outputs,
+        upstream=s.upstream,
+        cache_key=s.cache_key,
+        cache_info=s.cache_info,
+    )
 
 
 def _run(row: Any, steps: tuple[StepRun, ...] = ()) -> Run:
@@ -187,5 +241,6 @@ def _run(row: Any, steps: tuple[StepRun, ...] = ()) -> Run:
         error=row.error,
         code_version=row.code_version,
         scheduled_time=row.scheduled_time,
+        pipeline_ref=row.pipeline_ref,
         steps=steps,
     )

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -131,6 +131,7 @@ runs = Table(
     Column("ended_at", UTCDateTime, nullable=True),
     Column("heartbeat_at", UTCDateTime, nullable=True),
     Column("scheduled_time", UTCDateTime, nullable=True),
+    Column("pipeline_ref", String(512), nullable=True),
     Column("error", Text, nullable=True),
     Column("code_version", String(64), nullable=True),
 )
@@ -148,6 +149,7 @@ step_runs = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("cache_hit", Boolean, nullable=False, default=False),
     Column("cache_key", String(64), nullable=True, index=True),
+    Column("cache_info", Json, nullable=False, default=dict),
     Column("inputs", Json, nullable=False, default=dict),
     Column("outputs", Json, nullable=False, default=list),
     Column("upstream", Json, nullable=False, default=list),
