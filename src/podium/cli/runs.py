@@ -29,8 +29,10 @@ def list_runs(
     offset: Annotated[int, typer.Option(min=0, help="Skip this many.")] = 0,
     json_: JsonOpt = False,
 ) -> None:
-    """List runs, newest first."""
-    runs = Client().list_runs(pipeline=pipeline, status=status, limit=limit, offset=offset)
+    """List runs, newest first (runs whose process died are marked crashed first)."""
+    client = Client()
+    client.recover_crashed_runs()
+    runs = client.list_runs(pipeline=pipeline, status=status, limit=limit, offset=offset)
     if json_:
         print_json([r.to_dict() for r in runs])
         return

@@ -10,6 +10,7 @@ from podium.core.records import AuditRecord, Model, ModelVersion, Run
 from podium.core.settings import Settings
 from podium.core.signature import Signature
 from podium.pipelines import load_artifact
+from podium.pipelines.runner import recover_crashed
 from podium.registry import Predictor, Registry
 from podium.workspace import Workspace
 
@@ -102,6 +103,10 @@ class Client:
         return self.workspace.store.runs.list(
             pipeline=pipeline, status=status, limit=limit, offset=offset
         )
+
+    def recover_crashed_runs(self) -> list[str]:
+        """Mark runs whose process died (no heartbeat) as ``crashed``; return their ids."""
+        return recover_crashed(self.workspace)
 
     def get_run(self, run_id: str) -> Run:
         return self.workspace.store.runs.get(run_id)

@@ -10,7 +10,7 @@ from typing import Any, overload
 from podium.core.errors import PipelineError
 from podium.core.names import check_name
 from podium.pipelines.graph import Graph, building
-from podium.pipelines.runner import EventHook, RunResult, execute
+from podium.pipelines.runner import EventHook, RunResult, execute, recover_crashed
 from podium.workspace import Workspace
 
 
@@ -119,6 +119,7 @@ class Pipeline:
     ) -> RunResult:
         """Re-run the failed and not-yet-run steps of ``run_id``, reusing stored outputs."""
         ws = workspace or Workspace.current()
+        recover_crashed(ws)
         run = ws.store.runs.get(run_id)
         if run.pipeline != self.name:
             raise PipelineError(

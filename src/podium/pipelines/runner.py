@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -59,6 +60,42 @@ def default_workers() -> int:
     return min(32, (os.cpu_count() or 1) + 4)
 
 
+def heartbeat_seconds() -> float:
+    """How often a running pipeline tells the store it is alive (``PODIUM_HEARTBEAT_SECONDS``)."""
+    return float(os.environ.get("PODIUM_HEARTBEAT_SECONDS", "10"))
+
+
+def recover_crashed(ws: Workspace) -> list[str]:
+    """Mark runs whose process died as ``crashed`` (three missed heartbeats); return their ids."""
+    return ws.store.runs.mark_crashed(3 * heartbeat_seconds())
+
+
+class _Heartbeat:
+    """Refreshes the run's heartbeat from a daemon thread while the run executes."""
+
+    def __init__(self, ws: Workspace, run_id: str) -> None:
+        self.stop = threading.Event()
+        self.thread = threading.Thread(
+            target=self._beat, args=(ws, run_id), name="podium-heartbeat", daemon=True
+        )
+
+    def _beat(self, ws: Workspace, run_id: str) -> None:
+        interval = heartbeat_seconds()
+        while not self.stop.wait(interval):
+            try:
+                ws.store.runs.heartbeat(run_id)
+            except PodiumError:  # a busy or unreachable store: the next beat may pass
+                continue
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
 def execute(
     graph: Graph,
     *,
@@ -75,6 +112,7 @@ def execute(
     on_event: EventHook | None = None,
 ) -> RunResult:
     runs = workspace.store.runs
+    recover_crashed(workspace)
     engine = _Engine(graph, workspace, pipeline, on_event)
     if resume is None:
         run = runs.create(
@@ -89,7 +127,8 @@ def execute(
     token = run_id_var.set(run.id)
     ws_token = workspace.activate()
     try:
-        failed = engine.run(run.id, max_workers or default_workers(), fail_fast)
+        with _Heartbeat(workspace, run.id):
+            failed = engine.run(run.id, max_workers or default_workers(), fail_fast)
     finally:
         Workspace.deactivate(ws_token)
         run_id_var.reset(token)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -112,6 +112,35 @@ class RunRepo:
                     )
                 )
             return self._get(conn, run_id)
+
+    def heartbeat(self, run_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(update(R).where(R.c.id == run_id).values(heartbeat_at=utcnow()))
+
+    def mark_crashed(self, stale_after: float) -> list[str]:
+        """Runs still 'running' whose heartbeat is older than ``stale_after`` seconds died
+        with their process (kill -9, power loss): mark them and their unfinished steps."""
+        cutoff = utcnow() - timedelta(seconds=stale_after)
+        with self.db.write() as conn:
+            ids = list(
+                conn.execute(
+                    select(R.c.id).where((R.c.status == "running") & (R.c.heartbeat_at < cutoff))
+                ).scalars()
+            )
+            if not ids:
+                return []
+            message = f"the run's process stopped (no heartbeat for over {stale_after:g} s)"
+            conn.execute(
+                update(R)
+                .where(R.c.id.in_(ids))
+                .values(status="crashed", ended_at=utcnow(), error=message)
+            )
+            conn.execute(
+                update(S)
+                .where(S.c.run_id.in_(ids) & S.c.status.in_(("running", "retrying")))
+                .values(status="crashed", ended_at=utcnow(), error=message)
+            )
+        return ids
 
     def find_cached(self, pipeline: str, step: str, cache_key: str) -> StepRun | None:
         """The newest finished execution of ``step`` in ``pipeline`` with this cache key."""
