@@ -35,7 +35,7 @@ class TestLocalFolder(ArtifactStoreConformance):
     def test_an_interrupted_write_is_collected(self, tmp_path: Path) -> None:
         store = FsspecArtifactStore(str(tmp_path / "blobs"))
         (tmp_path / "blobs" / "tmp" / "half-written").write_bytes(b"partial")
-        assert store.clean_tmp() == 1
+        assert store.clean_tmp(older_than=0) == 1
         assert list(store.digests()) == []
 
 
@@ -45,3 +45,25 @@ class TestFsspecMemory(ArtifactStoreConformance):
     @pytest.fixture
     def store(self) -> ArtifactStore:
         return FsspecArtifactStore(f"memory://podium-{uuid.uuid4().hex}")
+
+
+def test_putting_the_same_content_again_repairs_a_corrupt_blob(tmp_path: Path) -> None:
+    store = FsspecArtifactStore(str(tmp_path / "blobs"))
+    digest = store.put(b"model bytes")
+    path = tmp_path / "blobs" / "sha256" / digest[:2] / digest[2:]
+    path.write_bytes(b"rotten bytes")
+    assert store.put(b"model bytes") == digest
+    assert store.get(digest) == b"model bytes"
+
+
+def test_clean_tmp_leaves_writes_in_progress_alone(tmp_path: Path) -> None:
+    import os
+    import time
+
+    store = FsspecArtifactStore(str(tmp_path / "blobs"))
+    old = tmp_path / "blobs" / "tmp" / "abandoned"
+    old.write_bytes(b"x")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    (tmp_path / "blobs" / "tmp" / "in-progress").write_bytes(b"y")
+    assert store.clean_tmp() == 1
+    assert [p.name for p in (tmp_path / "blobs" / "tmp").iterdir()] == ["in-progress"]

@@ -56,3 +56,16 @@ def test_digests_accept_the_sha256_prefix_only() -> None:
     assert check_digest("sha256:" + d) == d
     with pytest.raises(InvalidNameError):
         check_digest("md5:" + d)
+
+
+@pytest.mark.parametrize("uri", ["cancer/1\u00b2", "a/\u0663", "churn/99999999999", "churn\n"])
+def test_only_ascii_digits_and_store_sized_versions_parse(uri: str) -> None:
+    with pytest.raises(InvalidNameError):
+        ModelRef.parse(uri)
+
+
+def test_a_trailing_newline_is_not_a_safe_name() -> None:
+    with pytest.raises(InvalidNameError):
+        check_name("churn\n")
+    with pytest.raises(InvalidNameError):
+        check_digest("a" * 64 + "\n")

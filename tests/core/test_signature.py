@@ -45,9 +45,11 @@ def test_a_one_dimensional_example_is_refused_with_a_hint() -> None:
 
 def test_all_numeric_records_become_a_float_array() -> None:
     v = Signature.infer(pd.DataFrame({"a": [1.0], "b": [2]})).validator()
-    arr = v.from_records([{"a": 1, "b": 2.5}, {"b": 3, "a": 0.5}])
+    arr = v.from_records([{"a": 1, "b": 2}, {"b": 3.0, "a": 0.5}])
     assert isinstance(arr, np.ndarray)
-    assert arr.tolist() == [[1.0, 2.5], [0.5, 3.0]]
+    assert arr.tolist() == [[1.0, 2.0], [0.5, 3.0]]
+    with pytest.raises(ValidationError, match="not a whole number"):
+        v.from_records([{"a": 1, "b": 2.5}])
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,33 @@ def test_a_model_that_fails_on_its_example_is_refused(workspace: Workspace) -> N
     with pytest.raises(ValidationError, match="failed to predict") as info:
         podium.register_model(LogisticRegression(), "unfitted", input_example=np.zeros((2, 2)))
     assert info.value.field == "input_example"
+
+
+def test_served_labels_equal_the_models_own_predict(workspace: Workspace, trained: Trained) -> None:
+    """A tuned threshold makes predict() differ from the argmax of predict_proba()."""
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+    model = FixedThresholdClassifier(base, threshold=0.9).fit(trained.X, trained.y)
+    assert (model.predict(trained.X) != model.predict_proba(trained.X).argmax(axis=1)).any()
+    podium.register_model(model, "strict", input_example=trained.X)
+    p = podium.load("strict/1")
+    labels, proba = p.infer(p.validate(trained.X))
+    assert labels == model.predict(trained.X).tolist()
+    assert proba is not None and np.allclose(proba, model.predict_proba(trained.X))
+
+
+def test_an_example_with_dates_and_text_is_stored_as_json(workspace: Workspace) -> None:
+    X = pd.DataFrame(
+        {"x": [0.2, 0.8], "when": pd.to_datetime(["2026-01-01", "2026-02-01"]), "plan": ["a", "b"]}
+    )
+    mv = podium.register_model(Threshold(0.5), "dated", input_example=X)
+    assert mv.input_example is not None
+    assert mv.input_example["data"][0][1].startswith("2026-01-01")
+    assert [c["dtype"] for c in mv.signature["inputs"]] == ["float64", "datetime", "string"]
+
+
+def test_a_data_reference_longer_than_the_store_allows_is_refused(workspace: Workspace) -> None:
+    with pytest.raises(ValidationError) as info:
+        podium.register_model(Threshold(0.5), "cut", data="s3://" + "x" * 300)
+    assert info.value.field == "data"

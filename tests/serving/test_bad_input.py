@@ -127,3 +127,55 @@ json_values = st.recursive(
 def test_no_json_body_ever_causes_a_5xx(served: Served, body: Any, path: str) -> None:
     r = served.client.post(path, json=body)
     assert r.status_code < 500, r.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "words"),
+    [
+        ({"records": [{"age": 1e300, "plan": "pro"}]}, "records.age[0]", "out of range for int64"),
+        ({"records": [{"age": 2**64, "plan": "pro"}]}, "records.age[0]", "out of range for int64"),
+        ({"records": [{"age": 30.5, "plan": "pro"}]}, "records.age[0]", "not a whole number"),
+        ({"records": [{"age": 30, "plan": "gold"}]}, "input", "model rejected the input"),
+    ],
+)
+def test_out_of_range_and_unseen_values_are_422_on_a_mixed_model(
+    served: Served, body: Any, field: str, words: str
+) -> None:
+    import httpx
+
+    r = httpx.post(f"{served.mixed_url}/predict", json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == field and words in r.json()["error"]
+
+
+def test_an_empty_tensor_is_a_422(served: Served) -> None:
+    r = served.client.post("/v2/models/cancer/infer", json=_tensor([], shape=[0, 30]))
+    assert r.status_code == 422 and "no rows" in r.json()["error"]
+
+
+def test_csv_keeps_text_columns_as_text(served: Served) -> None:
+    import httpx
+
+    r = httpx.post(
+        f"{served.mixed_url}/invocations",
+        content="age,plan\n30,pro\n70,free\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert r.status_code == 200 and len(r.json()["predictions"]) == 2
+    r = httpx.post(
+        f"{served.mixed_url}/invocations",
+        content="age,plan\n30,0123\n",
+        headers={"content-type": "text/csv"},
+    )
+    assert r.status_code == 422 and "'0123'" in r.json()["error"]  # kept as text, then refused
+
+
+def test_invalid_limits_in_the_environment_are_config_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from podium.core.errors import ConfigError
+    from podium.serving import Limits
+
+    monkeypatch.setenv("PODIUM_MAX_ROWS", "abc")
+    with pytest.raises(ConfigError, match="PODIUM_MAX_ROWS='abc'"):
+        Limits.from_env()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -77,7 +78,12 @@ def test_every_mutation_is_audited_with_before_and_after(db_url: str) -> None:
         {"version": 2},
     )
     assert all(r.actor for r in records)
-    assert [r.action for r in store.audit.list(target="models:/churn@")] == [
+    assert [r.action for r in store.audit.list(target="models:/churn@champion")] == [
+        "alias.delete",
+        "alias.set",
+        "alias.set",
+    ]
+    assert [r.action for r in store.audit.list(target_prefix="models:/churn@")] == [
         "alias.delete",
         "alias.set",
         "alias.set",
@@ -198,3 +204,46 @@ def test_a_store_created_at_an_older_revision_is_upgraded_on_open(db_url: str) -
     run = store.runs.create("p", {}, steps=[("a", [])], pipeline_ref="m:p")
     assert store.runs.get(run.id).pipeline_ref == "m:p"
     store.close()
+
+
+def test_concurrent_alias_moves_are_serialised_with_a_true_audit_trail(db_url: str) -> None:
+    import threading
+
+    store = MetadataStore(db_url)
+    for _ in range(3):
+        store.models.create_version("churn", flavors=[FLAVOR])
+    errors: list[BaseException] = []
+
+    def mover(worker: int) -> None:
+        try:
+            for i in range(10):
+                store.models.set_alias("churn", f"a{i}", 1 + (worker + i) % 3)
+                store.models.set_alias("churn", "champion", 1 + (worker + i) % 3)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=mover, args=(w,)) for w in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    moves = list(reversed(store.audit.list(target="models:/churn@champion", limit=100)))
+    assert len(moves) == 40
+    for earlier, later in itertools.pairwise(moves):
+        assert later.before == earlier.after  # each move saw the one before it
+    store.close()
+
+
+def test_an_in_memory_store_works() -> None:
+    store = MetadataStore("sqlite://")
+    store.models.create_version("m", flavors=[FLAVOR])
+    assert store.models.get_model("m").latest_version == 1
+
+
+def test_an_unreachable_database_is_a_store_error_with_a_hint() -> None:
+    from podium.core.errors import StoreError
+
+    with pytest.raises(StoreError, match="failed") as info:
+        MetadataStore("postgresql://nobody@127.0.0.1:1/none")
+    assert info.value.hint and "PODIUM_DB_URL" in info.value.hint

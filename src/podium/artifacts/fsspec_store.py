@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,7 @@ class FsspecArtifactStore(ArtifactStore):
     def put(self, data: bytes) -> str:
         digest = sha256_bytes(data)
         path = self._path(digest)
-        if self.fs.exists(path):
+        if self._intact(path, digest):
             return digest
         tmp = self._tmp_name()
         with self.fs.open(tmp, "wb") as fh:
@@ -69,7 +70,7 @@ class FsspecArtifactStore(ArtifactStore):
                 dst.write(chunk)
         digest = h.hexdigest()
         target = self._path(digest)
-        if self.fs.exists(target):
+        if self._intact(target, digest):
             self.fs.rm(tmp)
         else:
             self._commit(tmp, target)
@@ -131,12 +132,34 @@ class FsspecArtifactStore(ArtifactStore):
                 tail = str(entry).rstrip("/").rsplit("/", 1)[-1]
                 yield head + tail
 
-    def clean_tmp(self) -> int:
-        """Remove temporary files left by interrupted writes; return how many."""
-        entries = self.fs.ls(f"{self.root}/tmp", detail=False)
-        for entry in entries:
-            self.fs.rm(entry)
-        return len(entries)
+    def clean_tmp(self, older_than: float = 3600.0) -> int:
+        """Remove temporary files left by interrupted writes; return how many.
+
+        Only files untouched for ``older_than`` seconds go: younger ones may be writes in
+        progress in another process.
+        """
+        removed = 0
+        now = time.time()
+        for entry in self.fs.ls(f"{self.root}/tmp", detail=True):
+            modified = _mtime(entry)
+            if modified is not None and now - modified < older_than:
+                continue
+            try:
+                self.fs.rm(entry["name"])
+                removed += 1
+            except FileNotFoundError:  # finished (renamed) meanwhile
+                continue
+        return removed
+
+    def _intact(self, path: str, digest: str) -> bool:
+        """Whether a stored blob exists with the right content (a corrupt one is rewritten)."""
+        if not self.fs.exists(path):
+            return False
+        h = hashlib.sha256()
+        with self.fs.open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                h.update(chunk)
+        return h.hexdigest() == digest
 
     def _tmp_name(self) -> str:
         return f"{self.root}/tmp/{uuid.uuid4().hex}"
@@ -161,3 +184,18 @@ class FsspecArtifactStore(ArtifactStore):
             "or was tampered with.",
             hint="Restore it from a backup or re-register the model; podium will not use it.",
         )
+
+
+def _mtime(entry: dict[str, Any]) -> float | None:
+    """Modification time of an ``ls(detail=True)`` entry, as the backends report it."""
+    for key in ("mtime", "LastModified", "last_modified", "created"):
+        value = entry.get(key)
+        if value is None:
+            continue
+        if hasattr(value, "timestamp"):
+            return float(value.timestamp())
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            continue
+    return None

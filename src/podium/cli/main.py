@@ -67,7 +67,9 @@ def quickstart(
         Path, typer.Option("--dir", help="Folder to work in (its .podium holds the state).")
     ] = Path("."),
     serve: Annotated[bool, typer.Option("--serve", help="Keep serving after the tour.")] = False,
-    port: Annotated[int | None, typer.Option(help="Server port (default: a free one).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Server port (default: a free one).")
+    ] = None,
     requests: Annotated[int, typer.Option(min=1, max=100_000, help="Requests per protocol.")] = 200,
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -165,7 +167,9 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Interface to bind (loopback by default).")
     ] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option(help="Port (default: $PORT, else 8000).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=0, max=65535, help="Port (default: $PORT, else 8000).")
+    ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
     """Serve a model over OIP v2, /predict and /invocations."""

@@ -14,9 +14,9 @@ request_id_var: ContextVar[str | None] = ContextVar("podium_request_id", default
 def current_actor() -> str:
     """The actor recorded in the audit log: explicit context, ``$PODIUM_ACTOR``, or the OS user."""
     actor = actor_var.get() or os.environ.get("PODIUM_ACTOR")
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # no user database entry in some containers
-        return "unknown"
+    if not actor:
+        try:
+            actor = getpass.getuser()
+        except Exception:  # no user database entry in some containers
+            actor = "unknown"
+    return actor[:128]  # the audit column's width

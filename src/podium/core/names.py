@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 from podium.core.errors import InvalidNameError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
+_DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
+_VERSION = re.compile(r"[1-9][0-9]{0,9}", re.ASCII)
+MAX_VERSION = 2**31 - 1  # the store's integer column
 
 
 def check_name(name: object, kind: str = "name") -> str:
@@ -21,7 +23,7 @@ def check_name(name: object, kind: str = "name") -> str:
     >>> check_name("churn-model_v2")
     'churn-model_v2'
     """
-    if not isinstance(name, str) or not _NAME.match(name) or set(name) <= {"."}:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or set(name) <= {"."}:
         raise InvalidNameError(
             f"Invalid {kind} {name!r}: use 1-128 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit.",
@@ -34,7 +36,7 @@ def check_digest(digest: object) -> str:
     """Return a bare lowercase sha256 hex digest, accepting an optional ``sha256:`` prefix."""
     if isinstance(digest, str):
         bare = digest.removeprefix("sha256:")
-        if _DIGEST.match(bare):
+        if _DIGEST.fullmatch(bare):
             return bare
     raise InvalidNameError(
         f"Invalid content digest {digest!r}: expected 64 lowercase hex characters "
@@ -75,9 +77,10 @@ class ModelRef:
         if "/" in body:
             name, _, ver = body.partition("/")
             check_name(name, "model name")
-            if not ver.isdigit() or int(ver) < 1:
+            if not _VERSION.fullmatch(ver) or int(ver) > MAX_VERSION:
                 raise InvalidNameError(
-                    f"Invalid model version {ver!r} in {uri!r}: expected a whole number >= 1.",
+                    f"Invalid model version {ver!r} in {uri!r}: expected a whole number from 1 "
+                    f"to {MAX_VERSION}.",
                     hint=hint,
                 )
             return cls(check_name(name, "model name"), version=int(ver))

@@ -187,6 +187,7 @@ class InputValidator:
         self.specs = signature.inputs
         self.index = {c: i for i, c in enumerate(self.columns)}
         self.numeric = signature.all_numeric
+        self.all_float = all(c.dtype in ("float64", "float32") for c in self.specs)
         self.nullable = any(c.nullable for c in self.specs)
         self._getter = itemgetter(*self.columns) if len(self.columns) > 1 else None
 
@@ -245,10 +246,20 @@ class InputValidator:
 
     def _finish_rows(self, rows: list[tuple[Any, ...]], where: str) -> ModelInput:
         if self.numeric:
-            for i, row in enumerate(rows):
-                if not set(map(type, row)) <= _NUMBER_TYPES:
+            if self.all_float:  # fast path: one set of types per row, then one conversion
+                for i, row in enumerate(rows):
+                    if not set(map(type, row)) <= _NUMBER_TYPES:
+                        self._explain_row(row, f"{where}[{i}]")
+                try:
+                    arr = np.array(rows, dtype=np.float64)
+                except OverflowError:  # an integer beyond float range: find and name it
+                    for i, row in enumerate(rows):
+                        self._explain_row(row, f"{where}[{i}]")
+                    raise
+            else:  # integer columns: every value is range-checked for its dtype
+                for i, row in enumerate(rows):
                     self._explain_row(row, f"{where}[{i}]")
-            arr = np.array(rows, dtype=np.float64)
+                arr = np.array(rows, dtype=np.float64)
             self._check_finite(arr, where)
             return arr
         cols = {c: [r[j] for r in rows] for j, c in enumerate(self.columns)}
@@ -305,6 +316,8 @@ class InputValidator:
     def from_array(self, arr: np.ndarray[Any, Any], where: str = "inputs") -> ModelInput:
         if arr.ndim == 1 and len(self.columns) == 1:
             arr = arr.reshape(-1, 1)
+        if arr.ndim >= 1 and arr.shape[0] == 0:
+            raise ValidationError(f"{where} has no rows.", field=where)
         if arr.ndim != 2 or arr.shape[1] != len(self.columns):
             raise ValidationError(
                 f"{where} has shape {list(arr.shape)}; the model expects [N, {len(self.columns)}].",
@@ -327,23 +340,33 @@ class InputValidator:
         return self.from_columns(cols, where)
 
 
+_FLOAT_LIMIT = 2**1024  # beyond it a Python int does not fit a float64
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool | np.bool_
-    )
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int):
+        return -_FLOAT_LIMIT < value < _FLOAT_LIMIT
+    return isinstance(value, float | np.integer | np.floating)
 
 
-def _is_int(value: Any) -> bool:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        return True
-    return isinstance(value, float | np.floating) and float(value).is_integer()
+def _is_int(value: Any, bits: int) -> bool:
+    """An integer (or integral float) that fits a signed integer of ``bits + 1`` bits."""
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        return bool(-(2**bits) <= int(value) < 2**bits)
+    if isinstance(value, float | np.floating):
+        return math.isfinite(value) and float(value).is_integer() and -(2**bits) <= value < 2**bits
+    return False
 
 
 _CHECKS: dict[str, Callable[[Any], bool]] = {
     "float64": _is_number,
     "float32": _is_number,
-    "int64": _is_int,
-    "int32": _is_int,
+    "int64": lambda v: _is_int(v, 63),
+    "int32": lambda v: _is_int(v, 31),
     "bool": lambda v: isinstance(v, bool | np.bool_),
     "string": lambda v: isinstance(v, str),
     "datetime": lambda v: isinstance(v, str | np.datetime64) or hasattr(v, "isoformat"),
@@ -358,11 +381,21 @@ def _check_value(spec: ColumnSpec, value: Any, where: str) -> None:
         raise ValidationError(f"{where} is required; got null.", field=where)
     if not _CHECKS[spec.dtype](value):
         raise ValidationError(
-            f"{where} must be of type {spec.dtype}, got {_kind(value)} {_short(value)}.",
+            f"{where} must be of type {spec.dtype}, got {_kind(value)} {_short(value)}"
+            f"{_why(spec, value)}.",
             field=where,
         )
     if spec.dtype in NUMERIC and not math.isfinite(value):
         raise ValidationError(f"{where} must be a finite number, got {value}.", field=where)
+
+
+def _why(spec: ColumnSpec, value: Any) -> str:
+    """Why a number of the right kind was still refused."""
+    if spec.dtype not in NUMERIC or isinstance(value, bool) or not isinstance(value, int | float):
+        return ""
+    if spec.dtype.startswith("int") and isinstance(value, float) and not value.is_integer():
+        return " (not a whole number)"
+    return f" (out of range for {spec.dtype})"
 
 
 def _cast(series: Any, spec: ColumnSpec) -> Any:

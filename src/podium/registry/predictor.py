@@ -13,6 +13,30 @@ from podium.core.errors import ValidationError
 from podium.core.records import ModelVersion
 from podium.core.signature import InputValidator, ModelInput, Signature
 
+# Classifiers whose predict() is, by construction, the argmax of predict_proba().
+ARGMAX_CLASSIFIERS = frozenset(
+    {
+        "sklearn.linear_model._logistic.LogisticRegression",
+        "sklearn.linear_model._logistic.LogisticRegressionCV",
+        "sklearn.naive_bayes.GaussianNB",
+        "sklearn.naive_bayes.MultinomialNB",
+        "sklearn.naive_bayes.BernoulliNB",
+        "sklearn.naive_bayes.ComplementNB",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.ensemble._gb.GradientBoostingClassifier",
+        "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+        "sklearn.neural_network._multilayer_perceptron.MLPClassifier",
+    }
+)
+
+
+def _final_estimator(model: Any) -> Any:
+    steps = getattr(model, "steps", None)  # a scikit-learn Pipeline
+    return _final_estimator(steps[-1][1]) if steps else model
+
+
 # The array path feeds scikit-learn a float64 array in signature order, 3x faster than a
 # one-row DataFrame. Column names and order were checked against ``feature_names_in_``
 # when the predictor was built, so this warning would only be noise.
@@ -46,15 +70,19 @@ class Predictor:
             if classes is not None
             else None
         )
-        self._as_frame = False
+        final = type(_final_estimator(model))
+        self._label_is_argmax = f"{final.__module__}.{final.__qualname__}" in ARGMAX_CLASSIFIERS
+        self._order: list[int] | None = None  # column permutation to the model's fitted order
         self._finite_input = bool(
             self.validator and self.validator.numeric and not self.validator.nullable
         )
         names = getattr(model, "feature_names_in_", None)
         if signature is not None and names is not None:
-            if [str(n) for n in names] != signature.columns:
-                self._as_frame = True  # model wants its own column order: let pandas align
-            elif signature.all_numeric:
+            fitted = [str(n) for n in names]
+            if fitted != signature.columns and sorted(fitted) == sorted(signature.columns):
+                self._order = [signature.columns.index(n) for n in fitted]
+            if signature.all_numeric:
+                # A process-wide filter for this one message: podium checked names and order.
                 warnings.filterwarnings("ignore", message=_FEATURE_NAMES_WARNING)
 
     @property
@@ -101,18 +129,21 @@ class Predictor:
     def infer(self, model_input: ModelInput) -> tuple[list[Any], list[list[float]] | None]:
         """Labels (and class probabilities when the model has them) for validated input.
 
-        For classifiers with ``predict_proba`` one call gives both: the label is the
-        class of highest probability, as scikit-learn's own ``predict`` does.
+        Labels always equal the model's own ``predict``. For estimators whose ``predict`` is
+        by definition the class of highest probability (see :data:`ARGMAX_CLASSIFIERS`), one
+        ``predict_proba`` call gives both; others (thresholds, SVC's Platt scaling) are
+        asked twice.
         """
         x = self._frame(model_input)
         with self._model_config():
-            if self.has_proba and self.classes is not None:
-                proba = np.asarray(self.model.predict_proba(x))
-                idx = proba.argmax(axis=1)
-                labels = [self.classes[i] for i in idx.tolist()]
-                return labels, proba.tolist()
-            out = np.asarray(self.model.predict(x))
-        return out.tolist(), None
+            if not (self.has_proba and self.classes is not None):
+                return np.asarray(self.model.predict(x)).tolist(), None
+            proba = np.asarray(self.model.predict_proba(x))
+            if self._label_is_argmax:
+                labels = [self.classes[i] for i in proba.argmax(axis=1).tolist()]
+            else:
+                labels = np.asarray(self.model.predict(x)).tolist()
+        return labels, proba.tolist()
 
     def _model_config(self) -> AbstractContextManager[Any]:
         """scikit-learn re-checks every input for NaN and inf (a quarter of a one-row call);
@@ -127,8 +158,8 @@ class Predictor:
         return nullcontext()
 
     def _frame(self, model_input: ModelInput) -> ModelInput:
-        if self._as_frame and isinstance(model_input, np.ndarray) and self.signature:
-            import pandas as pd
-
-            return pd.DataFrame(model_input, columns=self.signature.columns)
-        return model_input
+        if self._order is None:
+            return model_input
+        if isinstance(model_input, np.ndarray):
+            return model_input[:, self._order]
+        return model_input[[model_input.columns[i] for i in self._order]]

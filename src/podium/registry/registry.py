@@ -51,6 +51,12 @@ class Registry:
         check_name(name, "model name")
         if alias is not None:
             check_name(alias, "alias")
+        if data is not None and (not isinstance(data, str) or len(data) > 256):
+            raise ValidationError(
+                "data must be a reference of at most 256 characters (a data version, a path "
+                f"or a URL), got {str(data)[:40]!r}...",
+                field="data",
+            )
         fl = flavors.choose(model, flavor)
         sig = _signature(signature, input_example, model)
         example = _example(input_example, sig)
@@ -183,11 +189,15 @@ def _reference(pred: Predictor, example: dict[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    """numpy scalars to Python ones, recursively (for JSON columns)."""
+    """numpy scalars to Python ones and times to ISO strings, recursively (JSON columns)."""
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, np.datetime64):
+        return str(value)
     if isinstance(value, np.generic):
-        return value.item()
+        value = value.item()
+    if hasattr(value, "isoformat"):  # datetime, date, pandas Timestamp
+        return value.isoformat()
     return value
 
 

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from podium._version import __version__
 from podium.core.errors import (
+    ConfigError,
     MalformedRequestError,
     NotFoundError,
     PayloadTooLargeError,
@@ -56,9 +57,21 @@ class Limits:
     @classmethod
     def from_env(cls) -> Limits:
         return cls(
-            max_body_bytes=int(os.environ.get("PODIUM_MAX_BODY_BYTES", cls.max_body_bytes)),
-            max_rows=int(os.environ.get("PODIUM_MAX_ROWS", cls.max_rows)),
+            max_body_bytes=_positive_env("PODIUM_MAX_BODY_BYTES", cls.max_body_bytes),
+            max_rows=_positive_env("PODIUM_MAX_ROWS", cls.max_rows),
         )
+
+
+def _positive_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigError(
+            f"{name}={raw!r} is not a positive whole number.",
+            hint=f"Unset it for the default ({default}), or set e.g. {name}={default}.",
+        )
+    return int(raw)
 
 
 def _dumps(obj: Any) -> bytes:
@@ -190,9 +203,18 @@ class ModelServer:
                 field="rows",
                 hint="Split the batch, or raise PODIUM_MAX_ROWS on the server.",
             )
-        if rows > self.limits.threadpool_rows:
-            return await run_in_threadpool(predictor.infer, x)
-        return predictor.infer(x)
+        try:
+            if rows > self.limits.threadpool_rows:
+                return await run_in_threadpool(predictor.infer, x)
+            return predictor.infer(x)
+        except (ValueError, TypeError) as exc:
+            # Input that passed the signature but that the model refuses (an unseen
+            # category, a value its preprocessing cannot take) is the client's to fix.
+            raise ValidationError(
+                f"The model rejected the input: {exc}",
+                field="input",
+                hint="Send values like those the model was trained on.",
+            ) from None
 
 
 def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None = None) -> FastAPI:

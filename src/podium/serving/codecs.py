@@ -316,9 +316,11 @@ def decode_csv(predictor: Predictor, text: str) -> ModelInput:
     import pandas as pd
 
     v = _require(predictor)
+    # Text columns are read as text: a zip code '02139' must not become the number 2139.
+    text_columns = {c.name: str for c in v.specs if c.dtype in ("string", "datetime")}
     try:
-        frame = pd.read_csv(io.StringIO(text))
-    except (ValueError, pd.errors.ParserError) as exc:
+        frame = pd.read_csv(io.StringIO(text), dtype=text_columns)
+    except (ValueError, OverflowError, pd.errors.ParserError) as exc:
         raise ValidationError(f"The CSV body could not be parsed: {exc}.", field="body") from None
     if frame.empty:
         raise ValidationError("The CSV body has no rows.", field="body")

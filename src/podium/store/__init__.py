@@ -23,7 +23,8 @@ class MetadataStore:
     def __init__(self, url: str) -> None:
         self.url = normalize_url(url)
         self.db = Database(make_engine(self.url))
-        upgrade(self.db.engine)
+        with self.db.translate_errors():
+            upgrade(self.db.engine)
         self.models = ModelRepo(self.db)
         self.runs = RunRepo(self.db)
         self.audit = AuditRepo(self.db)

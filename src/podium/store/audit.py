@@ -37,6 +37,7 @@ class AuditRepo:
         self,
         *,
         target: str | None = None,
+        target_prefix: str | None = None,
         actor: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
@@ -45,7 +46,9 @@ class AuditRepo:
     ) -> list[AuditRecord]:
         q = select(t.audit_log).order_by(t.audit_log.c.id.desc()).limit(limit).offset(offset)
         if target:
-            q = q.where(t.audit_log.c.target.like(f"{target}%"))
+            q = q.where(t.audit_log.c.target == target)
+        if target_prefix:
+            q = q.where(t.audit_log.c.target.startswith(target_prefix, autoescape=True))
         if actor:
             q = q.where(t.audit_log.c.actor == actor)
         if action:

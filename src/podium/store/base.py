@@ -31,6 +31,12 @@ class Database:
                 yield conn
 
     @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Turn SQLAlchemy errors into podium errors (for work outside read/write)."""
+        with self._translate():
+            yield
+
+    @contextmanager
     def _translate(self) -> Iterator[None]:
         try:
             yield

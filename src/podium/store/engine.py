@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import StaticPool
 
 from podium.core.errors import ConfigError
 
@@ -54,7 +54,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            poolclass=NullPool if path is None else None,
+            # One shared connection keeps an in-memory database alive and the same for all.
+            poolclass=StaticPool if path is None else None,
         )
         _sqlite_events(engine)
         return engine

@@ -93,6 +93,7 @@ class ModelRepo:
     def add_flavor(self, name: str, version: int, flavor: FlavorRecord) -> ModelVersion:
         """Attach another serialized form (e.g. ONNX) to an existing version."""
         with self.db.write() as conn:
+            self._lock_model(conn, name)
             mv = self._version_row(conn, name, version)
             self._insert_flavor(conn, mv, flavor, utcnow())
             uri = f"models:/{name}/{version}"
@@ -103,14 +104,14 @@ class ModelRepo:
         """Point ``alias`` at ``version``, creating or moving it."""
         check_name(alias, "alias")
         with self.db.write() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = self._lock_model(conn, name)
             vid = self._version_row(conn, name, version)
             self._set_alias(conn, model_id, name, alias, version, vid)
             return self._versions(conn, V.c.id == vid)[0]
 
     def delete_alias(self, name: str, alias: str) -> None:
         with self.db.write() as conn:
-            model_id = self._model_id(conn, name)
+            model_id = self._lock_model(conn, name)
             current = self._alias_target(conn, model_id, name, alias)
             conn.execute(
                 delete(t.aliases).where(
@@ -123,6 +124,7 @@ class ModelRepo:
         self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None
     ) -> Model:
         with self.db.write() as conn:
+            self._lock_model(conn, name)
             before = self._models(conn, M.c.name == name)
             if not before:
                 raise self._no_model(conn, name)
@@ -247,6 +249,18 @@ class ModelRepo:
             None if before is None else {"version": before},
             {"version": version},
         )
+
+    def _lock_model(self, conn: Connection, name: str) -> int:
+        """The model's id, with its row locked until the transaction ends (PostgreSQL).
+
+        Alias moves and model updates read, then write: without the lock two of them at
+        once both see the same "before" (a wrong audit trail, a lost update) or collide on
+        the alias key. SQLite needs none: ``BEGIN IMMEDIATE`` already serialises writers.
+        """
+        mid = conn.execute(select(M.c.id).where(M.c.name == name).with_for_update()).scalar()
+        if mid is None:
+            raise self._no_model(conn, name)
+        return int(mid)
 
     def _model_id(self, conn: Connection, name: str) -> int:
         mid = conn.execute(select(M.c.id).where(M.c.name == name)).scalar()
