@@ -52,13 +52,15 @@ class Graph:
     """Nodes in the order they were added, which is a topological order by construction."""
 
     nodes: dict[str, Node] = field(default_factory=dict)
+    _calls: dict[str, int] = field(default_factory=dict)  # times each step name was used
 
     def add(self, step: Step, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         name = step.name
-        n = 2
-        while name in self.nodes:
-            name = f"{step.name}_{n}"
+        n = self._calls.get(step.name, 1)
+        while name in self.nodes:  # calls 2, 3 ... of a step are named step_2, step_3 ...
             n += 1
+            name = f"{step.name}_{n}"
+        self._calls[step.name] = n
         upstream = sorted({r.node for r in _refs((args, kwargs))})
         node = Node(name, step, args, kwargs, upstream, step.outputs)
         self.nodes[name] = node
@@ -66,12 +68,12 @@ class Graph:
             return tuple(OutputRef(name, i) for i in range(len(step.outputs)))
         return OutputRef(name)
 
-    def downstream(self, name: str) -> set[str]:
-        """Every node that depends on ``name``, directly or not."""
-        out: set[str] = set()
+    def dependants(self) -> dict[str, list[str]]:
+        """For each node, the nodes that take one of its outputs."""
+        out: dict[str, list[str]] = {name: [] for name in self.nodes}
         for node in self.nodes.values():
-            if name in node.upstream or out.intersection(node.upstream):
-                out.add(node.name)
+            for up in node.upstream:
+                out[up].append(node.name)
         return out
 
 

@@ -12,6 +12,7 @@ import os
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -197,23 +198,29 @@ class _Engine:
 
     # -- scheduling ---------------------------------------------------------------------------
     def run(self, run_id: str, workers: int, fail_fast: bool) -> dict[str, str]:
+        """Submit each step once all its upstream steps finished; return the failed ones.
+
+        Each node keeps a count of unfinished upstream steps, so scheduling costs O(edges)
+        in total, whatever the size of the graph.
+        """
         self.run_id = run_id
-        pending = [n for n in self.graph.nodes if n not in self.results]
+        dependants = self.graph.dependants()
+        waiting = {
+            name: sum(u not in self.results for u in node.upstream)
+            for name, node in self.graph.nodes.items()
+            if name not in self.results
+        }
+        pending = set(waiting)  # not submitted yet
+        ready = deque(name for name, count in waiting.items() if count == 0)
         failed: dict[str, str] = {}
         running: dict[Future[Outcome], str] = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="podium-step") as pool:
             while True:
-                for name in list(pending):
-                    node = self.graph.nodes[name]
-                    blocked = next((u for u in node.upstream if u in failed), None)
-                    if blocked is not None:
-                        pending.remove(name)
-                        failed[name] = f"upstream step {blocked!r} did not succeed"
-                        self._record(name, "skipped", error=failed[name])
-                    elif all(u in self.results for u in node.upstream):
-                        pending.remove(name)
-                        ctx = contextvars.copy_context()
-                        running[pool.submit(ctx.run, self._execute, node)] = name
+                while ready:
+                    name = ready.popleft()
+                    pending.discard(name)
+                    ctx = contextvars.copy_context()
+                    running[pool.submit(ctx.run, self._execute, self.graph.nodes[name])] = name
                 if not running:
                     return failed
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -223,14 +230,37 @@ class _Engine:
                     if outcome.status in FINISHED:
                         self.results[name] = outcome.value
                         self.digests[name] = outcome.digests
+                        for d in dependants[name]:
+                            waiting[d] -= 1
+                            if waiting[d] == 0 and d in pending:
+                                ready.append(d)
                         continue
                     failed[name] = outcome.error or outcome.status
+                    self._skip_downstream(name, dependants, pending, failed)
                     if fail_fast:
-                        self._cancel(pending, running, name, failed)
+                        self._cancel(pending, ready, running, name, failed)
+
+    def _skip_downstream(
+        self,
+        name: str,
+        dependants: dict[str, list[str]],
+        pending: set[str],
+        failed: dict[str, str],
+    ) -> None:
+        todo = [name]
+        while todo:
+            up = todo.pop()
+            for d in dependants[up]:
+                if d in pending:
+                    pending.discard(d)
+                    failed[d] = f"upstream step {up!r} did not succeed"
+                    self._record(d, "skipped", error=failed[d])
+                    todo.append(d)
 
     def _cancel(
         self,
-        pending: list[str],
+        pending: set[str],
+        ready: deque[str],
         running: dict[Future[Outcome], str],
         culprit: str,
         failed: dict[str, str],
@@ -239,8 +269,9 @@ class _Engine:
         for fut, name in list(running.items()):
             if fut.cancel():
                 running.pop(fut)
-                pending.append(name)
-        for name in pending:
+                pending.add(name)
+        ready.clear()
+        for name in [n for n in self.graph.nodes if n in pending]:
             failed[name] = f"cancelled: step {culprit!r} failed and the run fails fast"
             self._record(name, "cancelled", error=failed[name])
         pending.clear()

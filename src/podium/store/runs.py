@@ -87,7 +87,6 @@ class RunRepo:
             conn.execute(
                 update(S).where((S.c.run_id == run_id) & (S.c.name == name)).values(**values)
             )
-            conn.execute(update(R).where(R.c.id == run_id).values(heartbeat_at=utcnow()))
 
     def reopen(self, run_id: str, steps: list[str]) -> Run:
         """Set a finished run running again with ``steps`` back to pending (for resume)."""
