@@ -137,3 +137,28 @@ class Run(Record):
         if self.started_at and self.ended_at:
             return (self.ended_at - self.started_at).total_seconds()
         return None
+
+
+@dataclass(frozen=True)
+class Schedule(Record):
+    name: str
+    pipeline_ref: str
+    cron: str | None
+    interval_s: float | None
+    params: dict[str, Any]
+    missed: str  # skip, latest, all
+    overlap: str  # skip, queue
+    max_concurrent: int
+    paused: bool
+    next_fire_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ScheduleFire(Record):
+    schedule: str
+    fire_time: datetime
+    status: str  # claimed, started, skipped, queued
+    run_id: str | None
+    claimed_by: str
+    note: str | None

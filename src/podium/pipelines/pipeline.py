@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, overload
 
 from podium.core.errors import PipelineError
 from podium.core.names import check_name
+from podium.core.records import Run
 from podium.pipelines.graph import Graph, building
 from podium.pipelines.runner import EventHook, RunResult, execute, recover_crashed
 from podium.workspace import Workspace
@@ -84,6 +86,8 @@ class Pipeline:
         max_workers: int | None = None,
         fail_fast: bool = False,
         on_event: EventHook | None = None,
+        scheduled_time: datetime | None = None,
+        on_start: Callable[[Run], None] | None = None,
         **params: Any,
     ) -> RunResult:
         """Execute the pipeline and record the run; raise :class:`PipelineError` on failure.
@@ -106,6 +110,8 @@ class Pipeline:
             fail_fast=fail_fast,
             pipeline_ref=self.ref,
             on_event=on_event,
+            scheduled_time=scheduled_time,
+            on_start=on_start,
         )
 
     def resume(

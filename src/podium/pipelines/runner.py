@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from podium.core.clock import utcnow
@@ -111,6 +112,8 @@ def execute(
     pipeline_ref: str | None = None,
     resume: Run | None = None,
     on_event: EventHook | None = None,
+    scheduled_time: datetime | None = None,
+    on_start: Callable[[Run], None] | None = None,
 ) -> RunResult:
     runs = workspace.store.runs
     recover_crashed(workspace)
@@ -122,9 +125,12 @@ def execute(
             steps=[(n.name, n.upstream) for n in graph.nodes.values()],
             trigger=trigger,
             pipeline_ref=pipeline_ref,
+            scheduled_time=scheduled_time,
         )
     else:
         run = engine.restore(resume)
+    if on_start is not None:
+        on_start(run)
     token = run_id_var.set(run.id)
     ws_token = workspace.activate()
     try:

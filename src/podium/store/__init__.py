@@ -8,6 +8,7 @@ from podium.store.engine import make_engine, normalize_url
 from podium.store.migrate import upgrade
 from podium.store.models import ModelRepo
 from podium.store.runs import RunRepo
+from podium.store.schedules import ScheduleRepo
 
 __all__ = ["MetadataStore"]
 
@@ -28,6 +29,7 @@ class MetadataStore:
         self.models = ModelRepo(self.db)
         self.runs = RunRepo(self.db)
         self.audit = AuditRepo(self.db)
+        self.schedules = ScheduleRepo(self.db)
 
     @property
     def backend(self) -> str:

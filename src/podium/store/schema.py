@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -169,6 +169,39 @@ artifacts = Table(
     Column("name", String(256), nullable=False),
     Column("meta", Json, nullable=False, default=dict),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("pipeline_ref", String(512), nullable=False),
+    Column("cron", String(128), nullable=True),
+    Column("interval_s", Float, nullable=True),
+    Column("params", Json, nullable=False, default=dict),
+    Column("missed", String(8), nullable=False, default="skip"),
+    Column("overlap", String(8), nullable=False, default="skip"),
+    Column("max_concurrent", Integer, nullable=False, default=1),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("next_fire_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+schedule_fires = Table(
+    "schedule_fires",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("schedule_id", Id, ForeignKey("schedules.id"), nullable=False),
+    Column("fire_time", UTCDateTime, nullable=False),
+    # claimed -> started (run_id set) ; or skipped (overlap) ; queued waits for capacity
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=True),
+    UniqueConstraint("schedule_id", "fire_time", name="uq_schedule_fire"),
 )
 
 Index("ix_model_versions_model", model_versions.c.model_id, model_versions.c.version)

@@ -1,0 +1,232 @@
+"""Schedules: cron or interval, missed-run and overlap policies, and the scheduler loop.
+
+Every due fire is claimed in the store before it runs (one row per schedule and fire
+time, under a unique key), so each runs exactly once even with several schedulers on the
+same store. Times are UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from podium.core.clock import utcnow
+from podium.core.errors import PodiumError, ValidationError
+from podium.core.records import Run, Schedule
+from podium.pipelines.loader import load_pipeline
+from podium.pipelines.runner import recover_crashed
+from podium.workspace import Workspace
+
+log = logging.getLogger("podium.scheduler")
+
+MISSED = ("skip", "latest", "all")
+OVERLAP = ("skip", "queue")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
+MAX_FIRES_PER_TICK = 1000  # 'all' after a long outage catches up in slices
+
+
+def parse_every(text: str) -> float:
+    """Seconds in a duration such as ``30s``, ``5m``, ``1h30m`` or ``2d``.
+
+    >>> parse_every("1h30m")
+    5400.0
+    """
+    parts = _DURATION.findall(text or "")
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValidationError(
+            f"Invalid duration {text!r}.",
+            field="--every",
+            hint="Use a number and a unit (ms, s, m, h, d, w), e.g. 30s, 5m, 1h30m.",
+        )
+    seconds = sum(float(n) * _UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValidationError(f"The duration {text!r} must be positive.", field="--every")
+    return seconds
+
+
+def check_cron(expr: str) -> str:
+    from croniter import croniter
+
+    if not croniter.is_valid(expr):
+        raise ValidationError(
+            f"Invalid cron expression {expr!r}.",
+            field="--cron",
+            hint="Five fields: minute hour day-of-month month day-of-week, e.g. '0 3 * * *'.",
+        )
+    return expr
+
+
+def next_fire(cron: str | None, interval_s: float | None, after: datetime) -> datetime:
+    """The first fire time strictly after ``after``."""
+    if cron is not None:
+        from croniter import croniter
+
+        nxt: datetime = croniter(cron, after).get_next(datetime)
+        return nxt
+    assert interval_s is not None  # a schedule has one or the other
+    return after + timedelta(seconds=interval_s)
+
+
+def due_times(s: Schedule, now: datetime) -> list[datetime]:
+    """Fire times from ``s.next_fire_at`` up to ``now`` (at most MAX_FIRES_PER_TICK)."""
+    times: list[datetime] = []
+    t = s.next_fire_at
+    while t <= now and len(times) < MAX_FIRES_PER_TICK:
+        times.append(t)
+        t = next_fire(s.cron, s.interval_s, t)
+    return times
+
+
+def add_schedule(
+    ws: Workspace,
+    pipeline_ref: str,
+    *,
+    name: str | None = None,
+    cron: str | None = None,
+    every: str | None = None,
+    params: dict[str, Any] | None = None,
+    missed: str = "skip",
+    overlap: str = "skip",
+    max_concurrent: int = 1,
+) -> Schedule:
+    """Store a schedule for ``pipeline_ref`` (checked now: it must load and bind ``params``)."""
+    if (cron is None) == (every is None):
+        raise ValidationError(
+            "Give exactly one of --cron and --every.",
+            field="--cron",
+            hint="E.g. --cron '0 3 * * *' (UTC) or --every 15m.",
+        )
+    for value, allowed, flag in ((missed, MISSED, "--missed"), (overlap, OVERLAP, "--overlap")):
+        if value not in allowed:
+            raise ValidationError(
+                f"{flag} must be one of {', '.join(allowed)}, got {value!r}.", field=flag
+            )
+    if max_concurrent < 1:
+        raise ValidationError("--max-concurrent must be at least 1.", field="--max-concurrent")
+    pipe = load_pipeline(pipeline_ref)
+    pipe.bind(dict(params or {}))
+    interval = parse_every(every) if every is not None else None
+    expr = check_cron(cron) if cron is not None else None
+    return ws.store.schedules.add(
+        name or pipe.name,
+        pipeline_ref=pipeline_ref,
+        cron=expr,
+        interval_s=interval,
+        params=dict(params or {}),
+        missed=missed,
+        overlap=overlap,
+        max_concurrent=max_concurrent,
+        next_fire_at=next_fire(expr, interval, utcnow()),
+    )
+
+
+def resume_schedule(ws: Workspace, name: str) -> Schedule:
+    """Unpause; the next fire is the first one after now (paused time is not caught up)."""
+    s = ws.store.schedules.get(name)
+    return ws.store.schedules.set_paused(name, False, next_fire(s.cron, s.interval_s, utcnow()))
+
+
+@dataclass
+class Fired:
+    schedule: str
+    fire_time: datetime
+    status: str  # claimed (and launched), queued, skipped, taken
+
+
+class Scheduler:
+    """Fires due schedules. Run several against one store: each fire still runs once.
+
+    Args:
+        workspace: the store to watch.
+        tick: seconds between looks at the store.
+        grace: with ``missed="skip"``, a fire later than this is a missed one.
+    """
+
+    def __init__(self, workspace: Workspace, *, tick: float = 1.0, grace: float | None = None):
+        self.ws = workspace
+        self.tick = tick
+        self.grace = timedelta(seconds=grace if grace is not None else max(5.0, 3 * tick))
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:64]
+        self.threads: list[threading.Thread] = []
+        self.stop = threading.Event()
+
+    def tick_once(self, now: datetime | None = None) -> list[Fired]:
+        now = now or utcnow()
+        repo = self.ws.store.schedules
+        recover_crashed(self.ws)
+        fired: list[Fired] = []
+        for s in repo.due(now):
+            due = due_times(s, now)
+            if not due:
+                continue
+            if s.missed == "all":
+                chosen = due
+            elif s.missed == "latest":
+                chosen = due[-1:]
+            else:
+                chosen = [t for t in due if now - t <= self.grace]
+            for t in due:
+                if t in chosen:
+                    status = repo.claim(s.name, t, self.id)
+                else:
+                    status = repo.claim(
+                        s.name, t, self.id, skip_reason=f"missed (policy missed={s.missed})"
+                    )
+                fired.append(Fired(s.name, t, status))
+                if status == "claimed":
+                    self._launch(s, t)
+            repo.advance(s.name, s.next_fire_at, next_fire(s.cron, s.interval_s, due[-1]))
+        for s in repo.all():
+            if s.overlap == "queue" and not s.paused:
+                queued = repo.claim_queued(s.name, self.id)
+                if queued is not None:
+                    fired.append(Fired(s.name, queued, "claimed"))
+                    self._launch(s, queued)
+        return fired
+
+    def _launch(self, s: Schedule, fire_time: datetime) -> None:
+        thread = threading.Thread(
+            target=self._run, args=(s, fire_time), name=f"podium-schedule-{s.name}", daemon=True
+        )
+        self.threads = [t for t in self.threads if t.is_alive()]
+        self.threads.append(thread)
+        thread.start()
+
+    def _run(self, s: Schedule, fire_time: datetime) -> None:
+        repo = self.ws.store.schedules
+
+        def started(run: Run) -> None:
+            repo.started(s.name, fire_time, run.id)
+
+        try:
+            pipe = load_pipeline(s.pipeline_ref)
+            result = pipe.run(
+                workspace=self.ws,
+                trigger=f"schedule:{s.name}",
+                scheduled_time=fire_time,
+                raise_on_failure=False,
+                on_start=started,
+                **s.params,
+            )
+            log.info("Schedule %s fired %s: run %s %s", s.name, fire_time, result.id, result.status)
+        except PodiumError as exc:
+            log.error("Schedule %s could not start its run for %s: %s", s.name, fire_time, exc)
+            repo.failed(s.name, fire_time, str(exc))
+
+    def serve_forever(self) -> None:
+        """Tick until :attr:`stop` is set, then wait for the runs in flight."""
+        while not self.stop.is_set():
+            try:
+                self.tick_once()
+            except PodiumError as exc:  # a store hiccup: try again next tick
+                log.error("Scheduler tick failed: %s", exc)
+            self.stop.wait(self.tick)
+        for thread in self.threads:
+            thread.join()
