@@ -23,7 +23,9 @@ def test_top_level_exports() -> None:
             "Step",
             "__version__",
             "load",
+            "load_data",
             "pipeline",
+            "register_data",
             "register_model",
             "step",
         ]

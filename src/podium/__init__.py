@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from podium.core.records import ModelVersion
     from podium.core.settings import Settings
     from podium.core.signature import Signature
+    from podium.data import load_data, register_data
     from podium.pipelines import Pipeline, RunResult, Step, pipeline, step
     from podium.registry import Predictor
 
@@ -35,6 +36,8 @@ _LAZY = {
     "Settings": "podium.core.settings",
     "Signature": "podium.core.signature",
     "Step": "podium.pipelines",
+    "load_data": "podium.data",
+    "register_data": "podium.data",
     "pipeline": "podium.pipelines",
     "step": "podium.pipelines",
 }
@@ -52,7 +55,9 @@ __all__ = [
     "Step",
     "__version__",
     "load",
+    "load_data",
     "pipeline",
+    "register_data",
     "register_model",
     "step",
 ]

@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from podium._version import __version__
-from podium.cli import models, runs, schedules
+from podium.cli import data, models, runs, schedules
 from podium.cli.render import err, out, print_error, print_json
 from podium.core.errors import PodiumError
 
@@ -40,6 +40,7 @@ app = typer.Typer(
 app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")
+app.add_typer(data.app, name="data")
 app.command("scheduler")(schedules.scheduler)
 
 

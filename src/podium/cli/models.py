@@ -69,8 +69,11 @@ def show(
         )
         return
     mv = client.get_version(ref)
+    lineage = client.lineage_of(mv)
     if json_:
-        print_json(mv.to_dict())
+        print_json(
+            {**mv.to_dict(), "lineage": {"data": [d.uri for d in lineage], "run": mv.run_id}}
+        )
         return
     sig = mv.signature or {}
     inputs = sig.get("inputs", [])
@@ -91,8 +94,8 @@ def show(
         ],
         [
             "lineage",
-            f"run {mv.run_id or '-'}; data {mv.data_ref or '-'}; "
-            f"code {(mv.code_version or '-')[:12]}",
+            f"data {', '.join(d.uri for d in lineage) or mv.data_ref or '-'} -> run "
+            f"{mv.run_id or '-'} -> {mv.uri}; code {(mv.code_version or '-')[:12]}",
         ],
     ]
     table(None, ["field", "value"], rows)

@@ -6,9 +6,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from podium.core.records import AuditRecord, Model, ModelVersion, Run
+from podium.core.errors import PodiumError
+from podium.core.records import AuditRecord, DataVersion, Model, ModelVersion, Run
 from podium.core.settings import Settings
 from podium.core.signature import Signature
+from podium.data import get_data, load_data, register_data
 from podium.pipelines import load_artifact
 from podium.pipelines.runner import recover_crashed
 from podium.registry import Predictor, Registry
@@ -90,6 +92,32 @@ class Client:
 
     def delete_alias(self, name: str, alias: str) -> None:
         self.registry.delete_alias(name, alias)
+
+    # -- data --------------------------------------------------------------------------------
+    def register_data(self, source: Any, name: str, *, format: str | None = None) -> DataVersion:
+        """Register a file, URL or DataFrame as a version of dataset ``name``."""
+        return register_data(source, name, format=format, workspace=self.workspace)
+
+    def load_data(self, ref: str) -> Any:
+        return load_data(ref, workspace=self.workspace)
+
+    def get_data(self, ref: str) -> DataVersion:
+        return get_data(ref, workspace=self.workspace)
+
+    def list_data(self, name: str | None = None, *, limit: int = 100) -> list[DataVersion]:
+        return self.workspace.store.data.list_versions(name, limit=limit)
+
+    def lineage_of(self, mv: ModelVersion) -> list[DataVersion]:
+        """Data versions the run that produced ``mv`` read (and the one it names in ``data``)."""
+        found = self.workspace.store.data.inputs_of(mv.run_id) if mv.run_id else []
+        if mv.data_ref and mv.data_ref.startswith("data:/"):
+            try:
+                named = self.get_data(mv.data_ref)
+            except PodiumError:
+                named = None
+            if named is not None and all(d.uri != named.uri for d in found):
+                found.append(named)
+        return found
 
     # -- runs --------------------------------------------------------------------------------
     def list_runs(

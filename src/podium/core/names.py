@@ -92,3 +92,32 @@ class ModelRef:
         if self.version:
             return f"models:/{self.name}/{self.version}"
         return f"models:/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class DataRef:
+    """A reference to a data version: ``data:/NAME/3``, ``NAME/3``, or ``NAME`` (the latest).
+
+    >>> DataRef.parse("data:/churn/3")
+    DataRef(name='churn', version=3)
+    """
+
+    name: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, uri: str) -> DataRef:
+        hint = "Use data:/NAME/VERSION, NAME/VERSION, or NAME for the latest version."
+        if not isinstance(uri, str) or not uri:
+            raise InvalidNameError(f"Invalid data reference {uri!r}.", hint=hint)
+        body = uri.removeprefix("data:/").removesuffix("@latest")
+        name, sep, ver = body.partition("/")
+        check_name(name, "dataset name")
+        if not sep:
+            return cls(name)
+        if not _VERSION.fullmatch(ver) or int(ver) > MAX_VERSION:
+            raise InvalidNameError(f"Invalid data version {ver!r} in {uri!r}.", hint=hint)
+        return cls(name, int(ver))
+
+    def __str__(self) -> str:
+        return f"data:/{self.name}/{self.version}" if self.version else f"data:/{self.name}"

@@ -162,3 +162,23 @@ class ScheduleFire(Record):
     run_id: str | None
     claimed_by: str
     note: str | None
+
+
+@dataclass(frozen=True)
+class DataVersion(Record):
+    name: str
+    version: int
+    digest: str
+    format: str  # parquet, csv, jsonl
+    source: str
+    rows: int
+    size: int
+    schema: dict[str, Any]
+    profile: dict[str, Any]
+    created_at: datetime
+    created_by: str
+    run_id: str | None
+
+    @property
+    def uri(self) -> str:
+        return f"data:/{self.name}/{self.version}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from podium.store.audit import AuditRepo
 from podium.store.base import Database
+from podium.store.data import DataRepo
 from podium.store.engine import make_engine, normalize_url
 from podium.store.migrate import upgrade
 from podium.store.models import ModelRepo
@@ -30,6 +31,7 @@ class MetadataStore:
         self.runs = RunRepo(self.db)
         self.audit = AuditRepo(self.db)
         self.schedules = ScheduleRepo(self.db)
+        self.data = DataRepo(self.db)
 
     @property
     def backend(self) -> str:

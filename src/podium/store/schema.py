@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -202,6 +202,44 @@ schedule_fires = Table(
     Column("claimed_at", UTCDateTime, nullable=False),
     Column("note", Text, nullable=True),
     UniqueConstraint("schedule_id", "fire_time", name="uq_schedule_fire"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("latest_version", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+data_versions = Table(
+    "data_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dataset_id", Id, ForeignKey("datasets.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False, index=True),
+    Column("format", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("schema", Json, nullable=False),
+    Column("profile", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("run_id", String(32), nullable=True),
+    UniqueConstraint("dataset_id", "version", name="uq_data_version"),
+    UniqueConstraint("dataset_id", "digest", name="uq_data_digest"),
+)
+
+# Data versions a run read (lineage: data -> run -> model version).
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
+    Column("data_version_id", Id, ForeignKey("data_versions.id"), primary_key=True),
+    Column("step", String(256), nullable=True),
 )
 
 Index("ix_model_versions_model", model_versions.c.model_id, model_versions.c.version)
