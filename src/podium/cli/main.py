@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from podium._version import __version__
@@ -162,6 +163,47 @@ def run_pipeline(
         ),
         json_,
     )
+
+
+@app.command("check")
+def check(
+    pipeline_ref: Annotated[
+        str, typer.Argument(help="module:function or path/to/file.py:function.")
+    ],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Run a pipeline's validation gates (and what they need); exit 1 if one fails. For CI."""
+    from podium.cli.pipelines import parse_params
+    from podium.pipelines import load_pipeline
+
+    result = load_pipeline(pipeline_ref).check(**parse_params(param or []))
+    if json_:
+        print_json(
+            {
+                "passed": result.passed,
+                "run": result.run.id,
+                "gates": [
+                    {"gate": g.name, "status": g.status, "message": g.message} for g in result.gates
+                ],
+            }
+        )
+    else:
+        for g in result.gates:
+            mark = "[green]PASS[/]" if g.passed else "[red]FAIL[/]"
+            detail = "" if g.passed else f": {escape(g.message or g.status)}"
+            out.print(f"{mark} {escape(g.name)}{detail}", markup=True)
+        failed = sum(not g.passed for g in result.gates)
+        verdict = (
+            f"{failed} of {len(result.gates)} gate(s) failed"
+            if failed
+            else (f"{len(result.gates)} gate(s) passed")
+        )
+        out.print(f"{verdict} (run {result.run.id}).")
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -93,6 +93,18 @@ class PipelineError(PodiumError):
     """A pipeline could not be built or a run failed."""
 
 
+class GateFailed(PipelineError):
+    """A validation gate refused its input; ``failures`` lists each failed check."""
+
+    def __init__(self, gate: str, failures: list[str]) -> None:
+        super().__init__(
+            f"Gate {gate!r} failed: " + "; ".join(failures) + ".",
+            hint="Fix the data or model, or change the gate's thresholds if they are wrong.",
+        )
+        self.gate = gate
+        self.failures = failures
+
+
 # The one place where errors become HTTP status codes.
 HTTP_STATUS: dict[type[PodiumError], int] = {
     PayloadTooLargeError: 413,

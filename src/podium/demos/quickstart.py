@@ -69,7 +69,7 @@ def run_quickstart(
     ws = Workspace(Settings.at(home))
     say(f"Workspace: {home} (SQLite + local artifact folder)")
 
-    say("1/4 Training pipeline: load -> split -> train -> evaluate -> validate -> register")
+    say("1/4 Training pipeline: load -> split -> train -> evaluate -> gates -> register")
     result = qp.training.run(workspace=ws)
     registered, test = result.outputs
     mv = ws.store.models.get_version(registered["name"], registered["version"])

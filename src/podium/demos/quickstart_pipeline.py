@@ -7,8 +7,7 @@ from typing import Any
 import pandas as pd
 
 import podium
-from podium.core.errors import ValidationError
-from podium.pipelines import pipeline, step
+from podium.pipelines import check_metrics, check_serialization, pipeline, step
 
 MODEL_NAME = "breast-cancer"
 TARGET = "target"
@@ -21,6 +20,11 @@ def load_data() -> pd.DataFrame:
 
     frame: pd.DataFrame = load_breast_cancer(as_frame=True).frame
     return frame
+
+
+@step
+def features(data: pd.DataFrame) -> pd.DataFrame:
+    return data.drop(columns=TARGET)
 
 
 @step(outputs=["train", "test"])
@@ -59,18 +63,6 @@ def evaluate(model: Any, test: pd.DataFrame) -> dict[str, float]:
     }
 
 
-@step
-def validate(metrics: dict[str, float], min_accuracy: float) -> dict[str, float]:
-    """A gate: a model below the accuracy floor stops the run before registration."""
-    if metrics["accuracy"] < min_accuracy:
-        raise ValidationError(
-            f"Accuracy {metrics['accuracy']:.3f} is below the floor {min_accuracy:.3f}.",
-            field="accuracy",
-            hint="Tune the model or lower --min-accuracy.",
-        )
-    return metrics
-
-
 @step(cache=False)  # a side effect: registering must happen on every run
 def register(model: Any, metrics: dict[str, float], test: pd.DataFrame) -> dict[str, Any]:
     mv = podium.register_model(
@@ -93,5 +85,8 @@ def training(
     data = load_data()
     train_set, test_set = split(data, test_size, seed)
     model = train(train_set, c)
-    metrics = validate(evaluate(model, test_set), min_accuracy)
+    # Gates: a model below the accuracy floor, or whose saved copy predicts differently,
+    # stops the run before registration. `podium check` runs just these and what they need.
+    metrics = check_metrics(evaluate(model, test_set), {"accuracy": f">= {min_accuracy}"})
+    model = check_serialization(model, features(test_set))
     return register(model, metrics, test_set), test_set

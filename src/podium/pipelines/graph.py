@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from podium.pipelines.step import Step
 
 
+class _BuildTimeAttributeError(PipelineError, AttributeError):
+    """An attribute of a step output used while building: a PipelineError that hasattr()
+    still understands."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutputRef:
     """A placeholder for a step's output while the pipeline is being built.
@@ -27,6 +32,22 @@ class OutputRef:
             f"The output of step {self.node!r} has no value while the pipeline is being built, "
             "so it cannot be used in an `if` or `while`.",
             hint="Move the condition into a step, which receives real values.",
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # protocol probes (copy, pickle) get the usual answer
+            raise AttributeError(name)
+        raise _BuildTimeAttributeError(
+            f"The output of step {self.node!r} has no value while the pipeline is being "
+            f"built, so `.{name}` cannot be used on it there.",
+            hint="Do that inside a step, which receives the real value.",
+        )
+
+    def __getitem__(self, key: Any) -> Any:
+        raise PipelineError(
+            f"The output of step {self.node!r} has no value while the pipeline is being "
+            f"built, so `[{key!r}]` cannot be used on it there.",
+            hint="Do that inside a step, which receives the real value.",
         )
 
     def __iter__(self) -> Any:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
 
-from podium.core.errors import PipelineError
+from podium.core.errors import PipelineError, PodiumError
 from podium.core.names import check_name
 from podium.core.records import Run
 from podium.pipelines.graph import Graph, building
@@ -60,6 +61,14 @@ class Pipeline:
         token = building.set(graph)
         try:
             returned = self.fn(**params)
+        except PodiumError:
+            raise
+        except Exception as exc:
+            raise PipelineError(
+                f"Building pipeline {self.name!r} failed: {type(exc).__name__}: {exc}.",
+                hint="A pipeline function only calls steps and passes their outputs on; "
+                "work on values belongs inside steps.",
+            ) from exc
         finally:
             building.reset(token)
         if not graph.nodes:
@@ -114,6 +123,44 @@ class Pipeline:
             on_start=on_start,
         )
 
+    def check(self, *, workspace: Workspace | None = None, **params: Any) -> CheckResult:
+        """Run the pipeline's validation gates and the steps they depend on, nothing else.
+
+        Steps downstream of every gate (registering, deploying) never run, so this is safe
+        in a CI job. The result says which gates passed and why the others failed.
+        """
+        bound = self.bind(params)
+        graph, _ = self._build(bound)
+        gates = [n.name for n in graph.nodes.values() if n.step.gate]
+        if not gates:
+            raise PipelineError(
+                f"Pipeline {self.name!r} has no validation gate to check.",
+                hint="Add gates from podium.pipelines.gates, or mark a step @step(gate=True).",
+            )
+        keep: set[str] = set()
+        todo = list(gates)
+        while todo:
+            name = todo.pop()
+            if name not in keep:
+                keep.add(name)
+                todo.extend(graph.nodes[name].upstream)
+        sub = Graph(nodes={n: node for n, node in graph.nodes.items() if n in keep})
+        result = execute(
+            sub,
+            pipeline=self.name,
+            params=bound,
+            returned=None,
+            workspace=workspace or Workspace.current(),
+            trigger="check",
+            raise_on_failure=False,
+            pipeline_ref=self.ref,
+        )
+        steps = {s.name: s for s in result.run.steps}
+        return CheckResult(
+            result.run,
+            [GateResult(g, steps[g].status, _first_line(steps[g].error)) for g in gates],
+        )
+
     def resume(
         self,
         run_id: str,
@@ -157,6 +204,31 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"<pipeline {self.name}>"
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    status: str  # succeeded/cached: passed; failed; skipped (an upstream step failed)
+    message: str | None
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("succeeded", "cached")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    run: Run
+    gates: list[GateResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+
+def _first_line(error: str | None) -> str | None:
+    return error.split("\n\n", 1)[0] if error else None
 
 
 @overload

@@ -52,8 +52,10 @@ class Step:
         cache: bool = True,
         on_failure: Hook | None = None,
         on_success: Hook | None = None,
+        gate: bool = False,
     ) -> None:
         self.fn = fn
+        self.gate = gate  # a validation gate: run by `podium check`
         self.name = check_name(name or fn.__name__, "step name")
         self.outputs = tuple(outputs) if outputs else _tuple_outputs(fn)
         self.signature = inspect.signature(fn)
@@ -113,6 +115,7 @@ def step(
     cache: bool = True,
     on_failure: Hook | None = None,
     on_success: Hook | None = None,
+    gate: bool = False,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
