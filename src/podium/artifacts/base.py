@@ -46,3 +46,7 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def size(self, digest: str) -> int: ...
+
+    @abstractmethod
+    def age(self, digest: str) -> float | None:
+        """Seconds since the blob was written, when the backend knows."""

@@ -115,6 +115,13 @@ class FsspecArtifactStore(ArtifactStore):
         except FileNotFoundError:
             raise self._missing(digest) from None
 
+    def age(self, digest: str) -> float | None:
+        try:
+            modified = _mtime(self.fs.info(self._path(digest)))
+        except FileNotFoundError:
+            raise self._missing(digest) from None
+        return None if modified is None else time.time() - modified
+
     def delete(self, digest: str) -> bool:
         path = self._path(digest)
         if not self.fs.exists(path):

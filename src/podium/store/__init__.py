@@ -8,6 +8,7 @@ from podium.store.data import DataRepo
 from podium.store.engine import make_engine, normalize_url
 from podium.store.migrate import upgrade
 from podium.store.models import ModelRepo
+from podium.store.retention import RetentionRepo
 from podium.store.runs import RunRepo
 from podium.store.schedules import ScheduleRepo
 
@@ -32,6 +33,7 @@ class MetadataStore:
         self.audit = AuditRepo(self.db)
         self.schedules = ScheduleRepo(self.db)
         self.data = DataRepo(self.db)
+        self.retention = RetentionRepo(self.db)
 
     @property
     def backend(self) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -240,6 +240,16 @@ run_inputs = Table(
     Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
     Column("data_version_id", Id, ForeignKey("data_versions.id"), primary_key=True),
     Column("step", String(256), nullable=True),
+)
+
+retention_policies = Table(
+    "retention_policies",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # pipeline or model
+    Column("name", String(256), primary_key=True),
+    Column("keep_last", Integer, nullable=True),
+    Column("max_age_s", Float, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 Index("ix_model_versions_model", model_versions.c.model_id, model_versions.c.version)
