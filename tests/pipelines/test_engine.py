@@ -338,3 +338,23 @@ def test_resume_of_an_unknown_run_is_not_found(workspace: Workspace) -> None:
 
     with pytest.raises(NotFoundError):
         resumable.resume("nope")
+
+
+@step(process=True, cache=False)
+def where_am_i() -> int:
+    import os
+
+    return os.getpid()
+
+
+@pipeline
+def isolated() -> Any:
+    return where_am_i()
+
+
+@pytest.mark.slow
+def test_a_process_step_runs_in_its_own_process(workspace: Workspace) -> None:
+    import os
+
+    pid = isolated.run().outputs
+    assert isinstance(pid, int) and pid != os.getpid()

@@ -23,7 +23,7 @@ def call_with_timeout(
     fn: Any,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    timeout: float,
+    timeout: float | None,
     settings: Settings,
     run_id: str,
 ) -> Any:
@@ -38,7 +38,9 @@ def call_with_timeout(
     try:
         if not receiver.poll(timeout):
             proc.kill()
-            raise StepTimeout(f"the step ran past its timeout of {timeout:g} s and was stopped")
+            raise StepTimeout(
+                f"the step ran past its timeout of {timeout or 0:g} s and was stopped"
+            )
         try:
             ok, value = cloudpickle.loads(receiver.recv_bytes())
         except EOFError:

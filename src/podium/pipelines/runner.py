@@ -377,7 +377,7 @@ class _Engine:
         return Outcome("cached", value, digests)
 
     def _call(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if node.step.timeout is None:
+        if not node.step.process:
             return node.step.fn(*args, **kwargs)
         return call_with_timeout(
             node.step.fn, args, kwargs, node.step.timeout, self.ws.settings, self.run_id

@@ -32,6 +32,8 @@ class Step:
         timeout: seconds one try may take; a try past it is stopped and the step marked
             ``timed_out``. Such a step runs in a child process so that it can be stopped.
         cache: skip the step when its code, parameters and inputs were seen before.
+        process: run each try in its own process (isolation from the run's memory and
+            the GIL; the arguments and the result are pickled with cloudpickle).
         on_failure: called as ``on_failure(step_name, exception)`` when the step fails.
         on_success: called as ``on_success(step_name, value)`` when it succeeds.
     """
@@ -53,8 +55,10 @@ class Step:
         on_failure: Hook | None = None,
         on_success: Hook | None = None,
         gate: bool = False,
+        process: bool = False,
     ) -> None:
         self.fn = fn
+        self.process = process or timeout is not None
         self.gate = gate  # a validation gate: run by `podium check`
         self.name = check_name(name or fn.__name__, "step name")
         self.outputs = tuple(outputs) if outputs else _tuple_outputs(fn)
@@ -116,6 +120,7 @@ def step(
     on_failure: Hook | None = None,
     on_success: Hook | None = None,
     gate: bool = False,
+    process: bool = False,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
