@@ -27,3 +27,15 @@ def linger(seconds: float) -> float:
 @pipeline
 def slow(seconds: float = 1.0) -> Any:
     return linger(seconds)
+
+
+@step(cache=False)
+def count_rows(data: str) -> int:
+    import podium
+
+    return len(podium.load_data(data))
+
+
+@pipeline
+def on_new_data(data: str = "") -> Any:
+    return count_rows(data)

@@ -33,7 +33,7 @@ def test_durations_parse_and_bad_ones_are_explained() -> None:
 
 
 def test_bad_schedules_are_refused_before_storing(workspace: Workspace) -> None:
-    with pytest.raises(ValidationError, match="exactly one of --cron and --every"):
+    with pytest.raises(ValidationError, match="exactly one of --cron, --every and --on-data"):
         add_schedule(workspace, TINY)
     with pytest.raises(ValidationError, match="Invalid cron expression"):
         add_schedule(workspace, TINY, cron="every day")

@@ -20,6 +20,12 @@ def add(
     pipeline_ref: Annotated[str, typer.Argument(help="module:function or file.py:function.")],
     cron: Annotated[str | None, typer.Option(help="Cron expression, UTC: '0 3 * * *'.")] = None,
     every: Annotated[str | None, typer.Option(help="Interval: 30s, 15m, 1h30m, 1d.")] = None,
+    on_data: Annotated[
+        str | None, typer.Option(help="Fire on each new version of this dataset.")
+    ] = None,
+    on_event: Annotated[
+        str | None, typer.Option(help="Fire on each event of this name (podium schedules emit).")
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Schedule name (default: pipeline).")] = None,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")
@@ -37,15 +43,19 @@ def add(
     max_concurrent: Annotated[int, typer.Option(min=1, help="Runs in flight at most.")] = 1,
     json_: JsonOpt = False,
 ) -> None:
-    """Schedule a pipeline; `podium scheduler` fires it."""
+    """Schedule a pipeline on a clock or an event; `podium scheduler` fires it."""
     from podium.pipelines.schedules import add_schedule
 
+    if on_data is not None and on_event is not None:
+        raise typer.BadParameter("give --on-data or --on-event, not both.")
+    event = f"data:{on_data}" if on_data is not None else on_event
     s = add_schedule(
         Workspace.current(),
         pipeline_ref,
         name=name,
         cron=cron,
         every=every,
+        on_event=event,
         params=parse_params(param or []),
         missed=missed,
         overlap=overlap,
@@ -53,11 +63,33 @@ def add(
     )
     if json_:
         print_json(s.to_dict())
-    else:
-        out.print(
-            f"Schedule {s.name!r} added; next fire {s.next_fire_at:%Y-%m-%d %H:%M:%S} UTC. "
-            "Start `podium scheduler` to fire it."
-        )
+        return
+    when = (
+        f"on each {s.event!r} event"
+        if s.event
+        else f"next fire {s.next_fire_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    out.print(f"Schedule {s.name!r} added; {when}. Start `podium scheduler` to fire it.")
+
+
+def _when(s: Any) -> str:
+    if s.event:
+        return f"on {s.event}"
+    return s.cron or f"every {s.interval_s:g} s"
+
+
+@app.command("emit")
+def emit(
+    event: Annotated[str, typer.Argument(help="Event name, e.g. alert:drift.")],
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="Payload NAME=VALUE.")
+    ] = None,
+) -> None:
+    """Emit an event: schedules added with --on-event EVENT fire once for it."""
+    from podium.pipelines.schedules import emit_event
+
+    e = emit_event(Workspace.current(), event, parse_params(param or []))
+    out.print(f"Event {e.name!r} #{e.id} emitted; `podium scheduler` fires what listens to it.")
 
 
 @app.command("list")
@@ -79,8 +111,8 @@ def list_schedules(json_: JsonOpt = False) -> None:
             [
                 s.name,
                 s.pipeline_ref,
-                s.cron or f"every {s.interval_s:g} s",
-                s.next_fire_at,
+                _when(s),
+                None if s.event else s.next_fire_at,
                 s.paused,
                 s.params,
                 f"{s.missed}/{s.overlap} (max {s.max_concurrent})",

@@ -152,6 +152,7 @@ class Schedule(Record):
     paused: bool
     next_fire_at: datetime
     created_at: datetime
+    event: str | None = None
 
 
 @dataclass(frozen=True)
@@ -182,3 +183,11 @@ class DataVersion(Record):
     @property
     def uri(self) -> str:
         return f"data:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Event(Record):
+    id: int
+    name: str
+    payload: dict[str, Any]
+    created_at: datetime

@@ -92,7 +92,7 @@ def _record(
     ws: Workspace, name: str, digest: str, fmt: str, source: str, size: int, frame: Any
 ) -> DataVersion:
     schema = {"columns": Signature.infer(frame).to_dict()["inputs"]} if len(frame.columns) else {}
-    dv, _ = ws.store.data.create_version(
+    dv, created = ws.store.data.create_version(
         name,
         digest=digest,
         format=fmt,
@@ -104,6 +104,8 @@ def _record(
         created_by=current_actor(),
         run_id=run_id_var.get(),
     )
+    if created:  # pipelines scheduled --on-data NAME fire on this
+        ws.store.schedules.emit(f"data:{name}", {"data": dv.uri, "version": dv.version})
     return dv
 
 

@@ -13,12 +13,12 @@ import re
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from podium.core.clock import utcnow
 from podium.core.errors import PodiumError, ValidationError
-from podium.core.records import Run, Schedule
+from podium.core.records import Event, Run, Schedule
 from podium.pipelines.loader import load_pipeline
 from podium.pipelines.runner import recover_crashed
 from podium.workspace import Workspace
@@ -30,6 +30,7 @@ OVERLAP = ("skip", "queue")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)", re.ASCII)
 MAX_FIRES_PER_TICK = 1000  # 'all' after a long outage catches up in slices
+NEVER = datetime(9999, 12, 31, tzinfo=UTC)  # the clock of an event-driven schedule
 
 
 def parse_every(text: str) -> float:
@@ -95,13 +96,18 @@ def add_schedule(
     missed: str = "skip",
     overlap: str = "skip",
     max_concurrent: int = 1,
+    on_event: str | None = None,
 ) -> Schedule:
-    """Store a schedule for ``pipeline_ref`` (checked now: it must load and bind ``params``)."""
-    if (cron is None) == (every is None):
+    """Store a schedule for ``pipeline_ref`` (checked now: it must load and bind ``params``).
+
+    A schedule fires on a clock (``cron`` or ``every``) or on an event (``on_event``, e.g.
+    ``data:churn`` for each new version of the dataset ``churn``).
+    """
+    if sum(x is not None for x in (cron, every, on_event)) != 1:
         raise ValidationError(
-            "Give exactly one of --cron and --every.",
+            "Give exactly one of --cron, --every and --on-data/--on-event.",
             field="--cron",
-            hint="E.g. --cron '0 3 * * *' (UTC) or --every 15m.",
+            hint="E.g. --cron '0 3 * * *' (UTC), --every 15m, or --on-data churn.",
         )
     for value, allowed, flag in ((missed, MISSED, "--missed"), (overlap, OVERLAP, "--overlap")):
         if value not in allowed:
@@ -114,6 +120,7 @@ def add_schedule(
     pipe.bind(dict(params or {}))
     interval = parse_every(every) if every is not None else None
     expr = check_cron(cron) if cron is not None else None
+    first = next_fire(expr, interval, utcnow()) if on_event is None else NEVER
     return ws.store.schedules.add(
         name or pipe.name,
         pipeline_ref=pipeline_ref,
@@ -123,8 +130,19 @@ def add_schedule(
         missed=missed,
         overlap=overlap,
         max_concurrent=max_concurrent,
-        next_fire_at=next_fire(expr, interval, utcnow()),
+        next_fire_at=first,
+        event=on_event,
     )
+
+
+def emit_event(ws: Workspace, name: str, payload: dict[str, Any] | None = None) -> Event:
+    """Record an event; schedules added with ``on_event=name`` fire once for it.
+
+    Payload keys that are parameters of the pipeline are passed to its run.
+
+    >>> emit_event(ws, "alert:drift", {"deployment": "churn"})  # doctest: +SKIP
+    """
+    return ws.store.schedules.emit(name, dict(payload or {}))
 
 
 def resume_schedule(ws: Workspace, name: str) -> Schedule:
@@ -183,42 +201,62 @@ class Scheduler:
                 if status == "claimed":
                     self._launch(s, t)
             repo.advance(s.name, s.next_fire_at, next_fire(s.cron, s.interval_s, due[-1]))
+        for s in repo.event_schedules():
+            for event in repo.pending_events(s):
+                status = repo.claim_event(s.name, event.id, self.id)
+                fired.append(Fired(s.name, event.created_at, status))
+                if status == "claimed":
+                    self._launch(s, event.created_at, event)
         for s in repo.all():
-            if s.overlap == "queue" and not s.paused:
+            if s.overlap == "queue" and not s.paused and s.event is None:
                 queued = repo.claim_queued(s.name, self.id)
                 if queued is not None:
                     fired.append(Fired(s.name, queued, "claimed"))
                     self._launch(s, queued)
         return fired
 
-    def _launch(self, s: Schedule, fire_time: datetime) -> None:
+    def _launch(self, s: Schedule, fire_time: datetime, event: Event | None = None) -> None:
         thread = threading.Thread(
-            target=self._run, args=(s, fire_time), name=f"podium-schedule-{s.name}", daemon=True
+            target=self._run,
+            args=(s, fire_time, event),
+            name=f"podium-schedule-{s.name}",
+            daemon=True,
         )
         self.threads = [t for t in self.threads if t.is_alive()]
         self.threads.append(thread)
         thread.start()
 
-    def _run(self, s: Schedule, fire_time: datetime) -> None:
+    def _run(self, s: Schedule, fire_time: datetime, event: Event | None) -> None:
         repo = self.ws.store.schedules
 
         def started(run: Run) -> None:
-            repo.started(s.name, fire_time, run.id)
+            if event is None:
+                repo.started(s.name, fire_time, run.id)
+            else:
+                repo.event_outcome(s.name, event.id, run_id=run.id)
 
         try:
             pipe = load_pipeline(s.pipeline_ref)
+            params = dict(s.params)
+            if event is not None:  # the event's payload fills the pipeline's parameters
+                accepted = pipe.signature.parameters
+                params.update({k: v for k, v in event.payload.items() if k in accepted})
+            trigger = f"schedule:{s.name}" if event is None else f"event:{event.name}"
             result = pipe.run(
                 workspace=self.ws,
-                trigger=f"schedule:{s.name}",
+                trigger=trigger,
                 scheduled_time=fire_time,
                 raise_on_failure=False,
                 on_start=started,
-                **s.params,
+                **params,
             )
             log.info("Schedule %s fired %s: run %s %s", s.name, fire_time, result.id, result.status)
         except PodiumError as exc:
             log.error("Schedule %s could not start its run for %s: %s", s.name, fire_time, exc)
-            repo.failed(s.name, fire_time, str(exc))
+            if event is None:
+                repo.failed(s.name, fire_time, str(exc))
+            else:
+                repo.event_outcome(s.name, event.id, note=str(exc))
 
     def serve_forever(self) -> None:
         """Tick until :attr:`stop` is set, then wait for the runs in flight."""

@@ -12,13 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from podium.core.clock import utcnow
 from podium.core.errors import ConflictError, NotFoundError
 from podium.core.names import check_name
-from podium.core.records import Schedule, ScheduleFire
+from podium.core.records import Event, Schedule, ScheduleFire
 from podium.store import schema as t
 from podium.store.audit import append as audit
 from podium.store.base import Database
 
 T = t.schedules
 F = t.schedule_fires
+E = t.event_fires
+EV = t.events
 R = t.runs
 
 
@@ -38,6 +40,7 @@ class ScheduleRepo:
         overlap: str,
         max_concurrent: int,
         next_fire_at: datetime,
+        event: str | None = None,
     ) -> Schedule:
         check_name(name, "schedule name")
         now = utcnow()
@@ -52,6 +55,7 @@ class ScheduleRepo:
             "max_concurrent": max_concurrent,
             "paused": False,
             "next_fire_at": next_fire_at,
+            "event": event,
             "created_at": now,
             "updated_at": now,
         }
@@ -97,11 +101,12 @@ class ScheduleRepo:
             before = self._get(conn, name)
             sid = conn.execute(select(T.c.id).where(T.c.name == name)).scalar_one()
             conn.execute(delete(F).where(F.c.schedule_id == sid))
+            conn.execute(delete(t.event_fires).where(t.event_fires.c.schedule_id == sid))
             conn.execute(delete(T).where(T.c.id == sid))
             audit(conn, "schedule.remove", f"schedules:/{name}", before.to_dict(), None)
 
     def due(self, now: datetime) -> list[Schedule]:
-        q = select(T).where((T.c.paused.is_(False)) & (T.c.next_fire_at <= now))
+        q = select(T).where(T.c.paused.is_(False) & T.c.event.is_(None) & (T.c.next_fire_at <= now))
         with self.db.read() as conn:
             return [_schedule(r) for r in conn.execute(q.order_by(T.c.next_fire_at))]
 
@@ -210,18 +215,95 @@ class ScheduleRepo:
 
     def _in_flight(self, conn: Connection, schedule_id: int, name: str) -> int:
         """Claimed fires whose run has not started, plus started runs still running."""
-        claimed = conn.execute(
-            select(func.count())
-            .select_from(F)
-            .where((F.c.schedule_id == schedule_id) & (F.c.status == "claimed"))
-        ).scalar_one()
-        running = conn.execute(
-            select(func.count())
-            .select_from(F)
-            .join(R, R.c.id == F.c.run_id)
-            .where((F.c.schedule_id == schedule_id) & (R.c.status == "running"))
-        ).scalar_one()
-        return int(claimed) + int(running)
+        total = 0
+        for table in (F, E):
+            claimed = conn.execute(
+                select(func.count())
+                .select_from(table)
+                .where((table.c.schedule_id == schedule_id) & (table.c.status == "claimed"))
+            ).scalar_one()
+            running = conn.execute(
+                select(func.count())
+                .select_from(table)
+                .join(R, R.c.id == table.c.run_id)
+                .where((table.c.schedule_id == schedule_id) & (R.c.status == "running"))
+            ).scalar_one()
+            total += int(claimed) + int(running)
+        return total
+
+    # -- events --------------------------------------------------------------------------------
+    def emit(self, name: str, payload: dict[str, Any]) -> Event:
+        with self.db.write() as conn:
+            now = utcnow()
+            eid = conn.execute(
+                insert(EV).values(name=name, payload=payload, created_at=now).returning(EV.c.id)
+            ).scalar_one()
+            return Event(int(eid), name, payload, now)
+
+    def event_schedules(self) -> list[Schedule]:
+        q = select(T).where(T.c.paused.is_(False) & T.c.event.is_not(None)).order_by(T.c.name)
+        with self.db.read() as conn:
+            return [_schedule(r) for r in conn.execute(q)]
+
+    def pending_events(self, s: Schedule, limit: int = 100) -> list[Event]:
+        """Events of the schedule's kind since it was added that it has not claimed yet."""
+        with self.db.read() as conn:
+            sid = conn.execute(select(T.c.id).where(T.c.name == s.name)).scalar()
+            claimed = select(E.c.event_id).where(E.c.schedule_id == sid)
+            rows = conn.execute(
+                select(EV)
+                .where((EV.c.name == s.event) & (EV.c.created_at >= s.created_at))
+                .where(EV.c.id.not_in(claimed))
+                .order_by(EV.c.id)
+                .limit(limit)
+            )
+            return [Event(r.id, r.name, r.payload, r.created_at) for r in rows]
+
+    def claim_event(self, name: str, event_id: int, scheduler: str) -> str:
+        """Like :meth:`claim`, for one event: each event fires a schedule once."""
+        try:
+            with self.db.write() as conn:
+                row = conn.execute(select(T).where(T.c.name == name).with_for_update()).first()
+                if row is None:
+                    return "taken"
+                seen = conn.execute(
+                    select(E.c.status).where(
+                        (E.c.schedule_id == row.id) & (E.c.event_id == event_id)
+                    )
+                ).first()
+                if seen is not None:
+                    return "taken"
+                busy = self._in_flight(conn, row.id, name)
+                status = "claimed" if busy < row.max_concurrent else "skipped"
+                conn.execute(
+                    insert(E).values(
+                        schedule_id=row.id,
+                        event_id=event_id,
+                        status=status,
+                        claimed_by=scheduler,
+                        claimed_at=utcnow(),
+                        note=None if status == "claimed" else f"{busy} run(s) in flight",
+                    )
+                )
+                return status
+        except ConflictError:  # the primary key: another scheduler claimed it first
+            return "taken"
+
+    def event_outcome(
+        self, name: str, event_id: int, *, run_id: str | None = None, note: str | None = None
+    ) -> None:
+        """Record that an event's run started (``run_id``) or could not (``note``)."""
+        with self.db.write() as conn:
+            sid = conn.execute(select(T.c.id).where(T.c.name == name)).scalar()
+            conn.execute(
+                update(E)
+                .where((E.c.schedule_id == sid) & (E.c.event_id == event_id))
+                .values(
+                    status="started" if run_id else "failed",
+                    run_id=run_id,
+                    note=None if note is None else note[:2000],
+                )
+            )
 
     def _get(self, conn: Connection, name: str) -> Schedule:
         row = conn.execute(select(T).where(T.c.name == name)).first()
@@ -247,4 +329,5 @@ def _schedule(r: Any) -> Schedule:
         paused=r.paused,
         next_fire_at=r.next_fire_at,
         created_at=r.created_at,
+        event=r.event,
     )

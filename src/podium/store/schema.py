@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -184,6 +184,7 @@ schedules = Table(
     Column("overlap", String(8), nullable=False, default="skip"),
     Column("max_concurrent", Integer, nullable=False, default=1),
     Column("paused", Boolean, nullable=False, default=False),
+    Column("event", String(256), nullable=True),  # fire on this event instead of a clock
     Column("next_fire_at", UTCDateTime, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -240,6 +241,27 @@ run_inputs = Table(
     Column("run_id", String(32), ForeignKey("runs.id"), primary_key=True),
     Column("data_version_id", Id, ForeignKey("data_versions.id"), primary_key=True),
     Column("step", String(256), nullable=True),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, index=True),
+    Column("payload", Json, nullable=False, default=dict),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+event_fires = Table(
+    "event_fires",
+    metadata,
+    Column("schedule_id", Id, ForeignKey("schedules.id"), primary_key=True),
+    Column("event_id", Id, ForeignKey("events.id"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(32), nullable=True),
+    Column("claimed_by", String(64), nullable=False),
+    Column("claimed_at", UTCDateTime, nullable=False),
+    Column("note", Text, nullable=True),
 )
 
 retention_policies = Table(
