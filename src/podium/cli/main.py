@@ -149,6 +149,10 @@ def run_pipeline(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Cancel the rest at the first failure.")
     ] = False,
+    executor: Annotated[
+        str | None,
+        typer.Option(help="local or ray (default: $PODIUM_EXECUTOR, else local)."),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Run a pipeline, showing its steps live."""
@@ -161,7 +165,7 @@ def run_pipeline(
     run_live(
         steps,
         lambda on_event: pipe.run(
-            max_workers=workers, fail_fast=fail_fast, on_event=on_event, **params
+            max_workers=workers, fail_fast=fail_fast, on_event=on_event, executor=executor, **params
         ),
         json_,
     )

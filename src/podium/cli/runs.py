@@ -60,6 +60,7 @@ def _cache(step: StepRun) -> str:
 def resume(
     run_id: Annotated[str, typer.Argument(help="Run id of a failed run.")],
     workers: Annotated[int | None, typer.Option(min=1, help="Parallel steps at most.")] = None,
+    executor: Annotated[str | None, typer.Option(help="local or ray.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Re-run the failed and not-yet-run steps of a run, reusing the outputs it stored."""
@@ -69,7 +70,9 @@ def resume(
     run = Client().get_run(run_id)
     run_live(
         [s.name for s in run.steps],
-        lambda on_event: resume_run(run_id, max_workers=workers, on_event=on_event),
+        lambda on_event: resume_run(
+            run_id, max_workers=workers, on_event=on_event, executor=executor
+        ),
         json_,
     )
 

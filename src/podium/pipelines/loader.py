@@ -77,6 +77,7 @@ def resume_run(
     raise_on_failure: bool = True,
     max_workers: int | None = None,
     on_event: EventHook | None = None,
+    executor: str | None = None,
 ) -> RunResult:
     """Resume a run, finding its pipeline from the reference recorded with the run."""
     ws = workspace or Workspace.current()
@@ -92,4 +93,5 @@ def resume_run(
         raise_on_failure=raise_on_failure,
         max_workers=max_workers,
         on_event=on_event,
+        executor=executor,
     )

@@ -12,6 +12,7 @@ from typing import Any, overload
 from podium.core.errors import PipelineError, PodiumError
 from podium.core.names import check_name
 from podium.core.records import Run
+from podium.pipelines.executors import Executor
 from podium.pipelines.graph import Graph, building
 from podium.pipelines.runner import EventHook, RunResult, execute, recover_crashed
 from podium.workspace import Workspace
@@ -97,6 +98,7 @@ class Pipeline:
         on_event: EventHook | None = None,
         scheduled_time: datetime | None = None,
         on_start: Callable[[Run], None] | None = None,
+        executor: Executor | str | None = None,
         **params: Any,
     ) -> RunResult:
         """Execute the pipeline and record the run; raise :class:`PipelineError` on failure.
@@ -121,6 +123,7 @@ class Pipeline:
             on_event=on_event,
             scheduled_time=scheduled_time,
             on_start=on_start,
+            executor=executor,
         )
 
     def check(self, *, workspace: Workspace | None = None, **params: Any) -> CheckResult:
@@ -169,6 +172,7 @@ class Pipeline:
         raise_on_failure: bool = True,
         max_workers: int | None = None,
         on_event: EventHook | None = None,
+        executor: Executor | str | None = None,
     ) -> RunResult:
         """Re-run the failed and not-yet-run steps of ``run_id``, reusing stored outputs."""
         ws = workspace or Workspace.current()
@@ -197,6 +201,7 @@ class Pipeline:
             pipeline_ref=self.ref,
             resume=run,
             on_event=on_event,
+            executor=executor,
         )
 
     def __call__(self, **params: Any) -> RunResult:

@@ -24,7 +24,8 @@ from podium.core.context import run_id_var
 from podium.core.errors import PipelineError, PodiumError
 from podium.core.records import Run
 from podium.pipelines import cache, materializers
-from podium.pipelines.child import StepTimeout, call_with_timeout
+from podium.pipelines.child import StepTimeout
+from podium.pipelines.executors import Executor, get_executor
 from podium.pipelines.graph import Graph, Node, OutputRef, resolve
 from podium.workspace import Workspace
 
@@ -114,10 +115,16 @@ def execute(
     on_event: EventHook | None = None,
     scheduled_time: datetime | None = None,
     on_start: Callable[[Run], None] | None = None,
+    executor: Executor | str | None = None,
 ) -> RunResult:
     runs = workspace.store.runs
     recover_crashed(workspace)
-    engine = _Engine(graph, workspace, pipeline, on_event)
+    runner = (
+        executor
+        if executor is not None and not isinstance(executor, str)
+        else (get_executor(executor))
+    )
+    engine = _Engine(graph, workspace, pipeline, on_event, runner)
     if resume is None:
         run = runs.create(
             pipeline,
@@ -154,8 +161,14 @@ def execute(
 
 class _Engine:
     def __init__(
-        self, graph: Graph, ws: Workspace, pipeline: str, on_event: EventHook | None
+        self,
+        graph: Graph,
+        ws: Workspace,
+        pipeline: str,
+        on_event: EventHook | None,
+        executor: Executor,
     ) -> None:
+        self.executor = executor
         self.graph = graph
         self.ws = ws
         self.runs = ws.store.runs
@@ -377,10 +390,14 @@ class _Engine:
         return Outcome("cached", value, digests)
 
     def _call(self, node: Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not node.step.process:
-            return node.step.fn(*args, **kwargs)
-        return call_with_timeout(
-            node.step.fn, args, kwargs, node.step.timeout, self.ws.settings, self.run_id
+        return self.executor.call(
+            node.step.fn,
+            args,
+            kwargs,
+            timeout=node.step.timeout,
+            isolate=node.step.process,
+            settings=self.ws.settings,
+            run_id=self.run_id,
         )
 
     def _store(self, value: Any, name: str, step: str) -> tuple[str, str]:
