@@ -128,7 +128,7 @@ class Client:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
-        return self.workspace.store.runs.list(
+        return self.workspace.store.runs.list_runs(
             pipeline=pipeline, status=status, limit=limit, offset=offset
         )
 

@@ -166,7 +166,7 @@ class RunRepo:
         with self.db.read() as conn:
             return self._get(conn, run_id)
 
-    def list(
+    def list_runs(
         self,
         *,
         pipeline: str | None = None,
@@ -209,6 +209,21 @@ class RunRepo:
         with self.db.write() as conn:
             conn.execute(insert(t.artifacts).values(**rec.__dict__))
         return rec
+
+    def write_batch(
+        self,
+        run_id: str,
+        steps: dict[str, dict[str, Any]],
+        artifacts: list[ArtifactRecord],
+    ) -> None:
+        """Step updates and artifact rows of one run, in a single transaction."""
+        with self.db.write() as conn:
+            if artifacts:
+                conn.execute(insert(t.artifacts), [a.__dict__ for a in artifacts])
+            for name, values in steps.items():
+                conn.execute(
+                    update(S).where((S.c.run_id == run_id) & (S.c.name == name)).values(**values)
+                )
 
     def get_artifact(self, artifact_id: str) -> ArtifactRecord:
         with self.db.read() as conn:
