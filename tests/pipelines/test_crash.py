@@ -68,6 +68,7 @@ def test_a_killed_run_is_marked_crashed_and_resumes_from_the_unfinished_step(
         time.sleep(0.05)
     [run] = client.list_runs()
     assert run.status == "running"
+    time.sleep(0.2)  # step states are recorded in batches every 50 ms
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     time.sleep(1.0)  # more than three missed heartbeats of 0.2 s

@@ -370,6 +370,8 @@ class _Engine:
             cache_hit=False,
             cache_info={"hit": False, "reason": reason, "components": key.components},
         )
+        if self.recorder is not None and time.perf_counter() - started > self.recorder.interval:
+            self.recorder.flush()  # costly work is recorded at once: a crash never redoes it
         _hook(step.on_success, node.name, value)
         return Outcome("succeeded", value, [d for _, d in stored])
 
