@@ -12,7 +12,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from podium._version import __version__
-from podium.cli import data, models, retention, runs, schedules
+from podium.cli import data, deployments, models, retention, runs, schedules
 from podium.cli.render import err, out, print_error, print_json
 from podium.core.errors import PodiumError
 
@@ -42,6 +42,8 @@ app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(data.app, name="data")
+app.add_typer(deployments.app, name="deployments")
+app.command("deploy")(deployments.deploy)
 app.add_typer(retention.app, name="retention")
 app.command("gc")(retention.gc)
 app.command("scheduler")(schedules.scheduler)

@@ -191,3 +191,23 @@ class Event(Record):
     name: str
     payload: dict[str, Any]
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Deployment(Record):
+    name: str
+    spec: dict[str, Any]
+    revision: int
+    status: str  # active, paused
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DeploymentEvent(Record):
+    deployment: str
+    at: datetime
+    kind: str  # applied, paused, resumed, promoted, rolled_back, traffic, decision
+    revision: int
+    actor: str
+    detail: dict[str, Any]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from podium.store.audit import AuditRepo
 from podium.store.base import Database
 from podium.store.data import DataRepo
+from podium.store.deployments import DeploymentRepo
 from podium.store.engine import make_engine, normalize_url
 from podium.store.migrate import upgrade
 from podium.store.models import ModelRepo
@@ -34,6 +35,7 @@ class MetadataStore:
         self.schedules = ScheduleRepo(self.db)
         self.data = DataRepo(self.db)
         self.retention = RetentionRepo(self.db)
+        self.deployments = DeploymentRepo(self.db)
 
     @property
     def backend(self) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -262,6 +262,29 @@ event_fires = Table(
     Column("claimed_by", String(64), nullable=False),
     Column("claimed_at", UTCDateTime, nullable=False),
     Column("note", Text, nullable=True),
+)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("spec", Json, nullable=False),  # the desired state servers reconcile to
+    Column("revision", Integer, nullable=False),
+    Column("status", String(16), nullable=False),  # active, paused
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+deployment_events = Table(
+    "deployment_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment", String(128), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("detail", Json, nullable=False, default=dict),
 )
 
 retention_policies = Table(

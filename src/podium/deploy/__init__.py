@@ -1,0 +1,14 @@
+"""Deployments: the declarative spec, and applying it as desired state."""
+
+from podium.deploy.service import apply, deploy_model, resolved_versions
+from podium.deploy.spec import STRATEGIES, DeploymentSpec, load_file, parse
+
+__all__ = [
+    "STRATEGIES",
+    "DeploymentSpec",
+    "apply",
+    "deploy_model",
+    "load_file",
+    "parse",
+    "resolved_versions",
+]

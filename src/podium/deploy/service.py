@@ -1,0 +1,52 @@
+"""Apply deployments: validate, resolve every variant's model, store as desired state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from podium.core.errors import NotFoundError
+from podium.core.records import Deployment
+from podium.deploy.spec import DeploymentSpec, load_file, parse
+from podium.registry import Registry
+from podium.workspace import Workspace
+
+
+def apply(ws: Workspace, source: DeploymentSpec | dict[str, Any] | str | Path) -> Deployment:
+    """Store a deployment (a spec, a mapping, or a YAML file path) as desired state.
+
+    Every variant's model reference must resolve now; running servers pick up the new
+    revision without a restart.
+    """
+    if isinstance(source, DeploymentSpec):
+        spec = source
+    elif isinstance(source, dict):
+        spec = parse(source)
+    else:
+        spec = load_file(source)
+    registry = Registry(ws.store, ws.artifacts)
+    for name, variant in spec.variants.items():
+        try:
+            registry.get(variant.model)
+        except NotFoundError as exc:
+            raise NotFoundError(
+                f"Deployment {spec.name!r}, variant {name!r}: {exc.message}", hint=exc.hint
+            ) from None
+    return ws.store.deployments.apply(spec.name, spec.model_dump(mode="json", exclude_none=True))
+
+
+def deploy_model(ws: Workspace, uri: str, name: str) -> Deployment:
+    """One registered version as a single-variant deployment (the one-off method)."""
+    return apply(ws, {"name": name, "strategy": "single", "variants": {"main": {"model": uri}}})
+
+
+def resolved_versions(ws: Workspace, dep: Deployment) -> dict[str, str]:
+    """Each variant's model reference and the version it points at now."""
+    registry = Registry(ws.store, ws.artifacts)
+    out = {}
+    for name, variant in dep.spec["variants"].items():
+        try:
+            out[name] = registry.get(variant["model"]).uri
+        except NotFoundError:
+            out[name] = f"{variant['model']} (no longer resolves)"
+    return out

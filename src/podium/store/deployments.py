@@ -1,0 +1,131 @@
+"""Deployments (desired state) and their history: every change is an event and an audit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from podium.core.clock import utcnow
+from podium.core.context import current_actor
+from podium.core.errors import NotFoundError
+from podium.core.records import Deployment, DeploymentEvent
+from podium.store import schema as t
+from podium.store.audit import append as audit
+from podium.store.base import Database
+
+D = t.deployments
+E = t.deployment_events
+
+
+class DeploymentRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def apply(self, name: str, spec: dict[str, Any]) -> Deployment:
+        """Store ``spec`` as the desired state of ``name`` (a new revision when it changed)."""
+        now = utcnow()
+        with self.db.write() as conn:
+            row = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
+            if row is not None and row.spec == spec:
+                return _deployment(row)
+            if row is None:
+                revision = 1
+                conn.execute(
+                    insert(D).values(
+                        name=name,
+                        spec=spec,
+                        revision=1,
+                        status="active",
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            else:
+                revision = row.revision + 1
+                conn.execute(
+                    update(D)
+                    .where(D.c.name == name)
+                    .values(spec=spec, revision=revision, updated_at=now)
+                )
+            self._event(conn, name, "applied", revision, {"strategy": spec.get("strategy")})
+            audit(
+                conn,
+                "deployment.apply",
+                f"deployments:/{name}",
+                None if row is None else row.spec,
+                spec,
+            )
+            return self._get(conn, name)
+
+    def set_status(
+        self, name: str, status: str, detail: dict[str, Any] | None = None
+    ) -> Deployment:
+        with self.db.write() as conn:
+            before = self._get(conn, name)
+            conn.execute(
+                update(D).where(D.c.name == name).values(status=status, updated_at=utcnow())
+            )
+            kind = {"paused": "paused", "active": "resumed"}.get(status, status)
+            self._event(conn, name, kind, before.revision, detail or {})
+            audit(
+                conn,
+                f"deployment.{kind}",
+                f"deployments:/{name}",
+                {"status": before.status},
+                {"status": status},
+            )
+            return self._get(conn, name)
+
+    def record(self, name: str, kind: str, detail: dict[str, Any]) -> None:
+        """Append a history event (a canary decision, a traffic change ...)."""
+        with self.db.write() as conn:
+            dep = self._get(conn, name)
+            self._event(conn, name, kind, dep.revision, detail)
+
+    def get(self, name: str) -> Deployment:
+        with self.db.read() as conn:
+            return self._get(conn, name)
+
+    def all(self) -> list[Deployment]:
+        with self.db.read() as conn:
+            return [_deployment(r) for r in conn.execute(select(D).order_by(D.c.name))]
+
+    def history(self, name: str, limit: int = 200) -> list[DeploymentEvent]:
+        with self.db.read() as conn:
+            self._get(conn, name)
+            rows = conn.execute(
+                select(E).where(E.c.deployment == name).order_by(E.c.id.desc()).limit(limit)
+            )
+            return [
+                DeploymentEvent(r.deployment, r.at, r.kind, r.revision, r.actor, r.detail)
+                for r in rows
+            ]
+
+    def _event(
+        self, conn: Connection, name: str, kind: str, revision: int, detail: dict[str, Any]
+    ) -> None:
+        conn.execute(
+            insert(E).values(
+                deployment=name,
+                at=utcnow(),
+                kind=kind,
+                revision=revision,
+                actor=current_actor(),
+                detail=detail,
+            )
+        )
+
+    def _get(self, conn: Connection, name: str) -> Deployment:
+        row = conn.execute(select(D).where(D.c.name == name)).first()
+        if row is None:
+            names = list(conn.execute(select(D.c.name).order_by(D.c.name).limit(10)).scalars())
+            raise NotFoundError(
+                f"Deployment {name!r} not found. Known deployments: {', '.join(names) or 'none'}.",
+                hint="Create one with `podium deploy -f FILE.yaml`.",
+            )
+        return _deployment(row)
+
+
+def _deployment(r: Any) -> Deployment:
+    return Deployment(r.name, r.spec, r.revision, r.status, r.created_at, r.updated_at)

@@ -1,0 +1,137 @@
+"""Declarative deployments: validation by field, desired state with revisions and history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tests.conftest import Trained
+from typer.testing import CliRunner
+
+import podium
+from podium.cli.main import app
+from podium.core.errors import NotFoundError, ValidationError
+from podium.deploy import apply, deploy_model, parse
+from podium.workspace import Workspace
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "deployments").glob("*.yaml"))
+
+
+@pytest.fixture
+def churn(workspace: Workspace, trained: Trained) -> Workspace:
+    podium.register_model(trained.model, "churn", input_example=trained.X[:5], alias="champion")
+    podium.register_model(trained.model, "churn", input_example=trained.X[:5], alias="challenger")
+    return workspace
+
+
+def test_there_is_one_example_per_pattern() -> None:
+    assert [p.stem for p in EXAMPLES] == sorted(
+        ["shadow", "ab", "bandit", "bluegreen", "canary", "flags", "rolling"]
+    )
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_every_example_deploys_as_is(churn: Workspace, path: Path) -> None:
+    dep = apply(churn, path)
+    assert dep.revision == 1 and dep.spec["strategy"] == path.stem
+    assert apply(churn, path).revision == 1  # unchanged: no new revision
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "words"),
+    [
+        ({"name": "x", "variants": {}}, "variants", "at least 1 item"),
+        (
+            {"name": "x", "strategy": "magic", "variants": {"a": {"model": "m/1"}}},
+            "strategy",
+            "Input should be",
+        ),
+        (
+            {"name": "x", "variants": {"a": {"model": "m/1", "extra": 1}}},
+            "variants.a.extra",
+            "Extra inputs",
+        ),
+        (
+            {"name": "x", "variants": {"a": {"model": "m/zero"}}},
+            "variants.a.model",
+            "Invalid model version",
+        ),
+        (
+            {"name": "x", "strategy": "canary", "variants": {"a": {"model": "m/1"}}},
+            "canary",
+            "needs a 'canary' block",
+        ),
+        (
+            {
+                "name": "x",
+                "strategy": "ab",
+                "variants": {"a": {"model": "m/1"}},
+                "ab": {"weights": {"a": 1, "z": 1}},
+            },
+            "ab.weights",
+            "no variant named 'z'",
+        ),
+        ({"name": "../x", "variants": {"a": {"model": "m/1"}}}, "name", "Invalid deployment name"),
+        (
+            {
+                "name": "x",
+                "strategy": "canary",
+                "variants": {"stable": {"model": "m/1"}, "candidate": {"model": "m/2"}},
+                "canary": {"steps": [50, 10]},
+            },
+            "steps",
+            "must rise",
+        ),
+    ],
+)
+def test_bad_specs_name_the_field(data: dict[str, object], field: str | None, words: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        parse(data, "spec.yaml")
+    assert words in info.value.message
+    if field is not None:
+        assert info.value.field == field
+
+
+def test_a_variant_whose_model_does_not_resolve_is_refused(churn: Workspace) -> None:
+    with pytest.raises(NotFoundError, match="variant 'b': Model 'churn' has no alias 'gold'"):
+        apply(
+            churn,
+            {
+                "name": "d",
+                "strategy": "ab",
+                "ab": {"weights": {"a": 1, "b": 1}},
+                "variants": {"a": {"model": "churn@champion"}, "b": {"model": "churn@gold"}},
+            },
+        )
+
+
+def test_revisions_history_and_audit(churn: Workspace) -> None:
+    deploy_model(churn, "models:/churn/1", "churn")
+    dep = deploy_model(churn, "models:/churn/2", "churn")
+    assert dep.revision == 2 and dep.spec["variants"]["main"]["model"] == "models:/churn/2"
+    churn.store.deployments.set_status("churn", "paused")
+    kinds = [e.kind for e in churn.store.deployments.history("churn")]
+    assert kinds == ["paused", "applied", "applied"]
+    audit = [r.action for r in podium.Client().audit(target="deployments:/churn")]
+    assert audit == ["deployment.paused", "deployment.apply", "deployment.apply"]
+
+
+def test_cli_deploy_list_status_history(churn: Workspace, tmp_path: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["deploy", "-f", str(EXAMPLES[0]), "--json"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["deploy", "models:/churn@champion", "--name", "one"])
+    assert r.exit_code == 0 and "revision 1" in r.stdout
+    names = [
+        d["name"] for d in json.loads(runner.invoke(app, ["deployments", "list", "--json"]).stdout)
+    ]
+    assert names == sorted(["one", "churn-ab"])
+    status = json.loads(runner.invoke(app, ["deployments", "status", "one", "--json"]).stdout)
+    assert status["resolved"] == {"main": "models:/churn/1"}
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nvariants: {a: {model: 'm/1', oops: 1}}\n")
+    r = runner.invoke(app, ["deploy", "-f", str(bad)])
+    assert r.exit_code == 1 and "variants.a.oops: Extra inputs are not permitted" in r.stderr
+    r = runner.invoke(app, ["deployments", "history", "ghost"])
+    assert r.exit_code == 1 and "Deployment 'ghost' not found" in r.stderr
