@@ -135,3 +135,39 @@ def test_cli_deploy_list_status_history(churn: Workspace, tmp_path: Path) -> Non
     assert r.exit_code == 1 and "variants.a.oops: Extra inputs are not permitted" in r.stderr
     r = runner.invoke(app, ["deployments", "history", "ghost"])
     assert r.exit_code == 1 and "Deployment 'ghost' not found" in r.stderr
+
+
+def test_promote_rollback_and_traffic_are_recorded_and_audited(churn: Workspace) -> None:
+    from podium.deploy import promote, rollback, set_traffic
+
+    bluegreen = next(p for p in EXAMPLES if p.stem == "bluegreen")
+    name = apply(churn, bluegreen).name
+    assert promote(churn, name).state["live"] == "green"
+    assert rollback(churn, name).state["live"] == "blue"
+    history = churn.store.deployments.history(name)
+    assert [e.kind for e in history] == ["rolled_back", "promoted", "applied"]
+    assert history[1].detail["before"]["live"] == "blue"
+    assert history[1].detail["after"]["live"] == "green"
+    actions = [r.action for r in podium.Client().audit(target=f"deployments:/{name}")]
+    assert actions[:2] == ["deployment.rolled_back", "deployment.promoted"]
+    canary = next(p for p in EXAMPLES if p.stem == "canary")
+    cname = apply(churn, canary).name
+    assert set_traffic(churn, cname, {"candidate": 25}).state["percent"] == 25
+    # a new revision restarts the rollout from its first step
+    spec = churn.store.deployments.get(cname).spec
+    spec["canary"]["min_requests"] = 50
+    assert apply(churn, spec).state == {"step": 0, "percent": 5, "status": "progressing"}
+
+
+def test_cli_traffic_promote_rollback(churn: Workspace) -> None:
+    runner = CliRunner()
+    ab = next(p for p in EXAMPLES if p.stem == "ab")
+    runner.invoke(app, ["deploy", "-f", str(ab)])
+    r = runner.invoke(app, ["traffic", "churn-ab", "a=50", "b=50"])
+    assert r.exit_code == 0, r.output
+    status = json.loads(runner.invoke(app, ["deployments", "status", "churn-ab", "--json"]).stdout)
+    assert status["state"]["weights"] == {"a": 50.0, "b": 50.0}
+    r = runner.invoke(app, ["traffic", "churn-ab", "a:50"])
+    assert r.exit_code == 1 and "expected VARIANT=PERCENT" in r.stderr
+    r = runner.invoke(app, ["deployments", "promote", "churn-ab"])
+    assert r.exit_code == 1 and "Cannot promote a 'ab' deployment" in r.stderr

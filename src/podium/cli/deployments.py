@@ -81,7 +81,10 @@ def status(name: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> No
     if json_:
         print_json({**dep.to_dict(), "resolved": versions})
         return
-    out.print(f"{dep.name}: {dep.spec['strategy']}, revision {dep.revision}, {dep.status}")
+    out.print(
+        f"{dep.name}: {dep.spec['strategy']}, revision {dep.revision}, {dep.status}"
+        + (f", state {dep.state}" if dep.state else "")
+    )
     table(
         None,
         ["variant", "model", "resolves to"],
@@ -115,3 +118,46 @@ def resume(name: Annotated[str, typer.Argument()]) -> None:
     """Resume a paused rollout."""
     Workspace.current().store.deployments.set_status(name, "active")
     out.print(f"Deployment {name!r} resumed.")
+
+
+@app.command("promote")
+def promote(name: Annotated[str, typer.Argument()]) -> None:
+    """Blue-green: switch all traffic to the idle colour. Canary: the candidate takes 100%."""
+    from podium.deploy import promote as do_promote
+
+    dep = do_promote(Workspace.current(), name)
+    out.print(f"Deployment {name!r} promoted: {dep.state}.")
+
+
+@app.command("rollback")
+def rollback(name: Annotated[str, typer.Argument()]) -> None:
+    """Blue-green: back to the previous colour at once. Canary: the candidate gets 0%."""
+    from podium.deploy import rollback as do_rollback
+
+    dep = do_rollback(Workspace.current(), name)
+    out.print(f"Deployment {name!r} rolled back: {dep.state}.")
+
+
+def traffic(
+    name: Annotated[str, typer.Argument(help="Deployment name.")],
+    shares: Annotated[list[str], typer.Argument(help="VARIANT=PERCENT, e.g. candidate=25.")],
+) -> None:
+    """Change traffic shares: `podium traffic churn-ab a=50 b=50`."""
+    from podium.core.errors import ValidationError
+    from podium.deploy import set_traffic
+
+    parsed: dict[str, float] = {}
+    for item in shares:
+        variant, sep, raw = item.partition("=")
+        try:
+            parsed[variant] = float(raw)
+        except ValueError:
+            sep = ""
+        if not sep or not variant:
+            raise ValidationError(
+                f"Invalid share {item!r}: expected VARIANT=PERCENT.",
+                field="shares",
+                hint="E.g. podium traffic churn candidate=25.",
+            )
+    dep = set_traffic(Workspace.current(), name, parsed)
+    out.print(f"Traffic of {name!r} set: {dep.state}.")

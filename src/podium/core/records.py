@@ -197,6 +197,7 @@ class Event(Record):
 class Deployment(Record):
     name: str
     spec: dict[str, Any]
+    state: dict[str, Any]
     revision: int
     status: str  # active, paused
     created_at: datetime

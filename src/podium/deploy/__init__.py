@@ -1,6 +1,13 @@
 """Deployments: the declarative spec, and applying it as desired state."""
 
-from podium.deploy.service import apply, deploy_model, resolved_versions
+from podium.deploy.service import (
+    apply,
+    deploy_model,
+    promote,
+    resolved_versions,
+    rollback,
+    set_traffic,
+)
 from podium.deploy.spec import STRATEGIES, DeploymentSpec, load_file, parse
 
 __all__ = [
@@ -10,5 +17,8 @@ __all__ = [
     "deploy_model",
     "load_file",
     "parse",
+    "promote",
     "resolved_versions",
+    "rollback",
+    "set_traffic",
 ]

@@ -9,6 +9,7 @@ from podium.core.errors import NotFoundError
 from podium.core.records import Deployment
 from podium.deploy.spec import DeploymentSpec, load_file, parse
 from podium.registry import Registry
+from podium.rollout import state as rollout_state
 from podium.workspace import Workspace
 
 
@@ -32,7 +33,28 @@ def apply(ws: Workspace, source: DeploymentSpec | dict[str, Any] | str | Path) -
             raise NotFoundError(
                 f"Deployment {spec.name!r}, variant {name!r}: {exc.message}", hint=exc.hint
             ) from None
-    return ws.store.deployments.apply(spec.name, spec.model_dump(mode="json", exclude_none=True))
+    data = spec.model_dump(mode="json", exclude_none=True)
+    return ws.store.deployments.apply(spec.name, data, rollout_state.initial(data))
+
+
+def promote(ws: Workspace, name: str) -> Deployment:
+    """Blue-green: switch to the idle colour. Canary: give the candidate all traffic."""
+    return ws.store.deployments.transition(name, "promoted", rollout_state.promote)
+
+
+def rollback(ws: Workspace, name: str) -> Deployment:
+    """Blue-green: back to the previous colour. Canary: take the candidate's traffic away."""
+    return ws.store.deployments.transition(name, "rolled_back", rollout_state.rollback)
+
+
+def set_traffic(ws: Workspace, name: str, shares: dict[str, float]) -> Deployment:
+    """Change traffic shares (percent) of an A/B, canary or blue-green deployment."""
+    return ws.store.deployments.transition(
+        name,
+        "traffic",
+        lambda spec, state: rollout_state.set_traffic(spec, state, shares),
+        {"shares": shares},
+    )
 
 
 def deploy_model(ws: Workspace, uri: str, name: str) -> Deployment:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -22,8 +23,9 @@ class DeploymentRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def apply(self, name: str, spec: dict[str, Any]) -> Deployment:
-        """Store ``spec`` as the desired state of ``name`` (a new revision when it changed)."""
+    def apply(self, name: str, spec: dict[str, Any], state: dict[str, Any]) -> Deployment:
+        """Store ``spec`` as the desired state of ``name``; a changed spec is a new revision
+        and restarts the rollout from ``state``."""
         now = utcnow()
         with self.db.write() as conn:
             row = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
@@ -35,6 +37,7 @@ class DeploymentRepo:
                     insert(D).values(
                         name=name,
                         spec=spec,
+                        state=state,
                         revision=1,
                         status="active",
                         created_at=now,
@@ -46,7 +49,7 @@ class DeploymentRepo:
                 conn.execute(
                     update(D)
                     .where(D.c.name == name)
-                    .values(spec=spec, revision=revision, updated_at=now)
+                    .values(spec=spec, state=state, revision=revision, updated_at=now)
                 )
             self._event(conn, name, "applied", revision, {"strategy": spec.get("strategy")})
             audit(
@@ -75,6 +78,27 @@ class DeploymentRepo:
                 {"status": before.status},
                 {"status": status},
             )
+            return self._get(conn, name)
+
+    def transition(
+        self,
+        name: str,
+        kind: str,
+        change: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
+        detail: dict[str, Any] | None = None,
+    ) -> Deployment:
+        """Apply ``change(spec, state) -> state`` under a row lock; record and audit it."""
+        with self.db.write() as conn:
+            row = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
+            if row is None:
+                raise self._missing(conn, name)
+            before = dict(row.state)
+            after = change(row.spec, before)
+            conn.execute(update(D).where(D.c.name == name).values(state=after, updated_at=utcnow()))
+            self._event(
+                conn, name, kind, row.revision, {**(detail or {}), "before": before, "after": after}
+            )
+            audit(conn, f"deployment.{kind}", f"deployments:/{name}", before, after)
             return self._get(conn, name)
 
     def record(self, name: str, kind: str, detail: dict[str, Any]) -> None:
@@ -119,13 +143,16 @@ class DeploymentRepo:
     def _get(self, conn: Connection, name: str) -> Deployment:
         row = conn.execute(select(D).where(D.c.name == name)).first()
         if row is None:
-            names = list(conn.execute(select(D.c.name).order_by(D.c.name).limit(10)).scalars())
-            raise NotFoundError(
-                f"Deployment {name!r} not found. Known deployments: {', '.join(names) or 'none'}.",
-                hint="Create one with `podium deploy -f FILE.yaml`.",
-            )
+            raise self._missing(conn, name)
         return _deployment(row)
+
+    def _missing(self, conn: Connection, name: str) -> NotFoundError:
+        names = list(conn.execute(select(D.c.name).order_by(D.c.name).limit(10)).scalars())
+        return NotFoundError(
+            f"Deployment {name!r} not found. Known deployments: {', '.join(names) or 'none'}.",
+            hint="Create one with `podium deploy -f FILE.yaml`.",
+        )
 
 
 def _deployment(r: Any) -> Deployment:
-    return Deployment(r.name, r.spec, r.revision, r.status, r.created_at, r.updated_at)
+    return Deployment(r.name, r.spec, r.state, r.revision, r.status, r.created_at, r.updated_at)

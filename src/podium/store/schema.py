@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -269,6 +269,7 @@ deployments = Table(
     metadata,
     Column("name", String(128), primary_key=True),
     Column("spec", Json, nullable=False),  # the desired state servers reconcile to
+    Column("state", Json, nullable=False, default=dict),  # where the rollout is now
     Column("revision", Integer, nullable=False),
     Column("status", String(16), nullable=False),  # active, paused
     Column("created_at", UTCDateTime, nullable=False),
