@@ -171,7 +171,10 @@ class ModelServer:
             body = await read_body(request, self.limits.max_body_bytes)
             predictor, payload, rows = await run(request, body, rid)
             code = 200
+            extra = self.decorate(request, payload, rid)
             response = json_response(payload, 200, rid)
+            if extra:
+                response.headers.update(extra)
         except PodiumError as exc:
             code = http_status(exc)
             response = error_response(exc, rid)
@@ -194,7 +197,19 @@ class ModelServer:
         )
         return response
 
-    async def infer(self, predictor: Predictor, x: Any) -> tuple[list[Any], Any]:
+    def select(
+        self, request: Request, name: str | None, version: str | None, record: Any
+    ) -> Predictor:
+        """The predictor that answers this request (a deployment routes here)."""
+        return self.default if name is None else self.find(name, version)
+
+    def decorate(self, request: Request, payload: Any, request_id: str) -> dict[str, str] | None:
+        """Add to a successful answer; return extra headers (a deployment names its variant)."""
+        return None
+
+    async def infer(
+        self, predictor: Predictor, x: Any, request: Request | None = None
+    ) -> tuple[list[Any], Any]:
         rows = len(x)
         if rows > self.limits.max_rows:
             raise PayloadTooLargeError(
@@ -224,8 +239,13 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
     >>> parent.mount("/churn", app)  # doctest: +SKIP
     """
     plist = predictors if isinstance(predictors, list) else [predictors]
-    server = ModelServer(plist, limits or Limits.from_env())
+    return build_app(ModelServer(plist, limits or Limits.from_env()))
+
+
+def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
+    """The FastAPI app around ``server`` (a model server or a deployment server)."""
     app = FastAPI(
+        lifespan=lifespan,
         title="podium model server",
         version=__version__,
         description="Open Inference Protocol v2, /predict and the SageMaker contract.",
@@ -268,15 +288,16 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
     # -- Open Inference Protocol v2 ----------------------------------------------------------
     async def _oip(request: Request, name: str, version: str | None) -> Response:
         async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
-            predictor = server.find(name, version)
             if "inference-header-content-length" in req.headers:
                 raise MalformedRequestError(
                     "Binary tensor data (the OIP binary data extension) is not supported: send "
                     "JSON tensors (binary_data=False in tritonclient's set_data_from_numpy).",
                     field="inputs",
                 )
-            x, wanted, given_id = codecs.decode_oip(predictor, parse_json(body))
-            labels, proba = await server.infer(predictor, x)
+            parsed = parse_json(body)
+            predictor = server.select(req, name, version, None)
+            x, wanted, given_id = codecs.decode_oip(predictor, parsed)
+            labels, proba = await server.infer(predictor, x, req)
             return (
                 predictor,
                 codecs.encode_oip(predictor, labels, proba, wanted, given_id or rid),
@@ -306,9 +327,10 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
     @app.post("/predict", tags=["predict"], openapi_extra=docs.PREDICT)
     async def predict(request: Request) -> Response:
         async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
-            predictor = server.default
-            x = codecs.decode_records(predictor, parse_json(body))
-            labels, proba = await server.infer(predictor, x)
+            parsed = parse_json(body)
+            predictor = server.select(req, None, None, codecs.first_record(parsed))
+            x = codecs.decode_records(predictor, parsed)
+            labels, proba = await server.infer(predictor, x, req)
             return predictor, codecs.encode_predict(predictor, labels, proba, rid), len(labels)
 
         return await server.predict(request, "predict", run)
@@ -321,7 +343,7 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
     @app.post("/invocations", tags=["sagemaker"], openapi_extra=docs.INVOCATIONS)
     async def invocations(request: Request) -> Response:
         async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
-            predictor = server.default
+            predictor = server.select(req, None, None, None)
             ctype = req.headers.get("content-type", JSON).split(";")[0].strip().lower()
             if ctype == "text/csv":
                 try:
@@ -339,7 +361,7 @@ def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None
                     field="content-type",
                     hint="Send application/json or text/csv.",
                 )
-            labels, proba = await server.infer(predictor, x)
+            labels, proba = await server.infer(predictor, x, req)
             out: dict[str, Any] = {"predictions": labels}
             if proba is not None:
                 out["probabilities"] = proba

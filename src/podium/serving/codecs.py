@@ -49,6 +49,14 @@ def _object(body: Any, what: str) -> dict[str, Any]:
     return body
 
 
+def first_record(body: Any) -> dict[str, Any] | None:
+    """The first record of a /predict body, for routing by a request field."""
+    records = body.get("records", body) if isinstance(body, dict) else body
+    if isinstance(records, list):
+        records = records[0] if records else None
+    return records if isinstance(records, dict) else None
+
+
 # -- /predict ----------------------------------------------------------------------------------
 def decode_records(predictor: Predictor, body: Any) -> ModelInput:
     """``{"records": [{col: value}, ...]}``, a single record, or a bare list of records."""
