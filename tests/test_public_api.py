@@ -50,6 +50,7 @@ def test_subpackage_exports() -> None:
         "Limits",
         "RunningServer",
         "create_app",
+        "create_deployment_app",
         "serve",
         "start_in_thread",
     ]

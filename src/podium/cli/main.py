@@ -217,7 +217,10 @@ def check(
 
 @app.command()
 def serve(
-    model_uri: Annotated[str, typer.Argument(help="models:/NAME/VERSION or models:/NAME@ALIAS.")],
+    model_uri: Annotated[
+        str,
+        typer.Argument(help="A deployment name, or models:/NAME/VERSION or models:/NAME@ALIAS."),
+    ],
     host: Annotated[
         str, typer.Option(help="Interface to bind (loopback by default).")
     ] = "127.0.0.1",
@@ -226,20 +229,40 @@ def serve(
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
-    """Serve a model over OIP v2, /predict and /invocations."""
+    """Serve a deployment (routing by its strategy) or a model, over OIP v2, /predict and
+    /invocations."""
     from podium.client import Client
     from podium.serving import create_app
     from podium.serving import serve as run_server
     from podium.serving.server import resolve_port
+    from podium.workspace import Workspace
 
     bind_port = resolve_port(port)
-    predictor = Client().load(model_uri)
-    app_ = create_app(predictor)
-    err.print(
-        f"Serving {predictor.version.uri if predictor.version else model_uri} "
-        f"({predictor.flavor}) at http://{host}:{bind_port}  (docs: /docs, metrics: /metrics)"
-    )
+    ws = Workspace.current()
+    if _is_deployment(ws, model_uri):
+        from podium.serving import create_deployment_app
+
+        app_ = create_deployment_app(model_uri, workspace=ws)
+        what = f"deployment {model_uri!r}"
+    else:
+        predictor = Client().load(model_uri)
+        app_ = create_app(predictor)
+        what = f"{predictor.version.uri if predictor.version else model_uri} ({predictor.flavor})"
+    err.print(f"Serving {what} at http://{host}:{bind_port}  (docs: /docs, metrics: /metrics)")
     run_server(app_, host, bind_port, access_log=access_log)
+
+
+def _is_deployment(ws: Any, name: str) -> bool:
+    """A bare name that is a deployment is served as one; anything else is a model."""
+    from podium.core.errors import NotFoundError
+
+    if any(c in name for c in "/@:"):
+        return False
+    try:
+        ws.store.deployments.get(name)
+    except NotFoundError:
+        return False
+    return True
 
 
 def run() -> None:

@@ -1,0 +1,179 @@
+"""Serving a deployment: route each request to a variant, mirror shadows, follow the store.
+
+The store holds the desired state (spec and runtime state). A background task compares the
+revision and state every ``poll_s`` seconds; new models are loaded off the event loop and
+swapped in whole, so a change of traffic or a new revision takes effect without a restart
+and without failing a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.concurrency import run_in_threadpool
+
+from podium.core.errors import NotFoundError
+from podium.registry import Predictor, Registry
+from podium.serving.app import Limits, ModelServer, build_app
+from podium.serving.router import Route, Router
+from podium.workspace import Workspace
+
+log = logging.getLogger("podium.serving")
+
+
+@dataclass
+class ShadowStats:
+    requests: int = 0
+    agree: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        n = max(self.requests - self.errors, 1)
+        return {
+            "requests": self.requests,
+            "agreement": self.agree / n,
+            "errors": self.errors,
+            "mean_latency_ms": 1000 * self.seconds / n,
+        }
+
+
+class DeploymentServer(ModelServer):
+    def __init__(self, ws: Workspace, name: str, limits: Limits, poll_s: float = 0.5) -> None:
+        self.ws = ws
+        self.name = name
+        self.poll_s = poll_s
+        self.registry = Registry(ws.store, ws.artifacts)
+        dep = ws.store.deployments.get(name)
+        self.revision, self.state = dep.revision, dep.state
+        self.variants = self._load(dep.spec)
+        self.router = Router(dep.spec, dep.state)
+        self.shadow_stats: dict[str, ShadowStats] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        super().__init__(list(self.variants.values())[:1], limits)
+
+    def _load(self, spec: dict[str, Any]) -> dict[str, Predictor]:
+        return {v: self.registry.load(s["model"]) for v, s in spec["variants"].items()}
+
+    # -- routing -----------------------------------------------------------------------------
+    def find(self, name: str, version: str | None = None) -> Predictor:
+        if name != self.name:
+            raise NotFoundError(
+                f"This server serves deployment {self.name!r}, not {name!r}.",
+                hint=f"Use /v2/models/{self.name}/infer.",
+            )
+        return next(iter(self.variants.values()))
+
+    def select(
+        self, request: Request, name: str | None, version: str | None, record: Any
+    ) -> Predictor:
+        if name is not None:
+            self.find(name)
+        route = self.router.choose(request.headers, record)
+        request.state.route = route
+        return self.variants[route.variant]
+
+    def decorate(self, request: Request, payload: Any, request_id: str) -> dict[str, str] | None:
+        route: Route = request.state.route
+        predictor = self.variants[route.variant]
+        if isinstance(payload, dict):
+            payload["variant"] = route.variant
+            payload["prediction_id"] = request_id
+        return {
+            "x-podium-variant": route.variant,
+            "x-podium-model-version": predictor.version.uri if predictor.version else "",
+            "x-podium-prediction-id": request_id,
+        }
+
+    async def infer(
+        self, predictor: Predictor, x: Any, request: Request | None = None
+    ) -> tuple[list[Any], Any]:
+        labels, proba = await super().infer(predictor, x, request)
+        route: Route | None = getattr(request.state, "route", None) if request else None
+        for shadow in route.shadows if route else ():
+            task = asyncio.get_running_loop().create_task(self._shadow(shadow, x, labels))
+            self._tasks.add(task)  # keep a reference until done
+            task.add_done_callback(self._tasks.discard)
+        return labels, proba
+
+    async def _shadow(self, variant: str, x: Any, primary: list[Any]) -> None:
+        """Mirror a request: never affects the answer, its latency or its errors."""
+        stats = self.shadow_stats.setdefault(variant, ShadowStats())
+        stats.requests += 1
+        t0 = time.perf_counter()
+        try:
+            labels, _ = await run_in_threadpool(self.variants[variant].infer, x)
+        except Exception:  # a failing shadow is counted, never raised
+            stats.errors += 1
+            return
+        stats.seconds += time.perf_counter() - t0
+        stats.agree += int(labels == primary)
+
+    # -- reconciling to the store -------------------------------------------------------------
+    async def reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.poll_s)
+            try:
+                await self.reconcile()
+            except Exception as exc:  # the store may be briefly unavailable: keep serving
+                log.warning("Deployment %s: could not reconcile: %s", self.name, exc)
+
+    async def reconcile(self) -> bool:
+        """Catch up with the store; return whether anything changed."""
+        dep = await run_in_threadpool(self.ws.store.deployments.get, self.name)
+        if dep.revision != self.revision:
+            variants = await run_in_threadpool(self._load, dep.spec)
+            router = Router(dep.spec, dep.state)
+            self.variants, self.router = variants, router  # swap together, between requests
+            self.revision, self.state = dep.revision, dep.state
+            log.info("Deployment %s now at revision %s", self.name, dep.revision)
+            return True
+        if dep.state != self.state:
+            self.router = Router(dep.spec, dep.state)
+            self.state = dep.state
+            return True
+        return False
+
+
+def create_deployment_app(
+    name: str,
+    *,
+    workspace: Workspace | None = None,
+    limits: Limits | None = None,
+    poll_s: float = 0.5,
+) -> FastAPI:
+    """The ASGI app serving deployment ``name`` and following its desired state."""
+    server = DeploymentServer(
+        workspace or Workspace.current(), name, limits or Limits.from_env(), poll_s
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(server.reconcile_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+    app = build_app(server, lifespan)
+
+    @app.get("/deployment", tags=["deployment"])
+    async def deployment_status() -> dict[str, Any]:
+        return {
+            "name": server.name,
+            "revision": server.revision,
+            "state": server.state,
+            "variants": {
+                v: (p.version.uri if p.version else None) for v, p in server.variants.items()
+            },
+            "shadows": {v: s.to_dict() for v, s in server.shadow_stats.items()},
+        }
+
+    return app

@@ -1,0 +1,230 @@
+"""Serving deployments over HTTP: routing by strategy, and following the store live."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sklearn.dummy import DummyClassifier
+from tests.conftest import Trained
+
+import podium
+from podium.deploy import apply, deploy_model, promote, set_traffic
+from podium.serving import RunningServer, create_deployment_app, start_in_thread
+from podium.workspace import Workspace
+
+
+class Broken:
+    def predict(self, X: Any) -> Any:
+        raise RuntimeError("shadow model is broken")
+
+
+@pytest.fixture
+def models(workspace: Workspace, trained: Trained) -> Trained:
+    podium.register_model(trained.model, "churn", input_example=trained.X, alias="champion")
+    ones = DummyClassifier(strategy="constant", constant=1).fit(trained.X, trained.y)
+    podium.register_model(ones, "churn", input_example=trained.X, alias="challenger")
+    podium.register_model(Broken(), "broken", flavor="python")
+    return trained
+
+
+@pytest.fixture
+def serve(workspace: Workspace) -> Iterator[Callable[[str], RunningServer]]:
+    started: list[RunningServer] = []
+
+    def start(name: str) -> RunningServer:
+        srv = start_in_thread(create_deployment_app(name, workspace=workspace, poll_s=0.05))
+        started.append(srv)
+        return srv
+
+    yield start
+    for srv in started:
+        srv.stop()
+
+
+def _row(trained: Trained) -> dict[str, Any]:
+    return {"records": [{k: float(v) for k, v in trained.X.iloc[0].items()}]}
+
+
+def _until(check: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the server did not converge in time"
+        time.sleep(0.05)
+
+
+def _variant(url: str, body: Any, **headers: str) -> str:
+    r = httpx.post(f"{url}/predict", json=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-podium-variant"] == r.json()["variant"]
+    return str(r.json()["variant"])
+
+
+def test_a_single_deployment_answers_with_variant_version_and_prediction_id(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    deploy_model(workspace, "churn@champion", "one")
+    srv = serve("one")
+    r = httpx.post(f"{srv.url}/predict", json=_row(models), headers={"x-request-id": "abc"})
+    out = r.json()
+    assert (out["variant"], out["prediction_id"]) == ("main", "abc")
+    assert r.headers["x-podium-model-version"] == "models:/churn/1"
+    v2 = {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [1, 30],
+                "datatype": "FP64",
+                "data": models.X.iloc[0].tolist(),
+            }
+        ]
+    }
+    assert httpx.post(f"{srv.url}/v2/models/one/infer", json=v2).json()["variant"] == "main"
+    assert httpx.post(f"{srv.url}/v2/models/other/infer", json=v2).status_code == 404
+    deploy_model(workspace, "churn@challenger", "one")  # a new revision, no restart
+    _until(
+        lambda: (
+            httpx.post(f"{srv.url}/predict", json=_row(models)).headers["x-podium-model-version"]
+            == "models:/churn/2"
+        )
+    )
+
+
+def test_ab_is_sticky_by_key_and_follows_traffic_changes(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "ab",
+            "strategy": "ab",
+            "ab": {"weights": {"a": 50, "b": 50}},
+            "variants": {"a": {"model": "churn@champion"}, "b": {"model": "churn@challenger"}},
+        },
+    )
+    srv = serve("ab")
+    body = _row(models)
+    for key in ("u1", "u2", "u3"):
+        assert len({_variant(srv.url, body, **{"x-podium-key": key}) for _ in range(10)}) == 1
+    spread = Counter(_variant(srv.url, body, **{"x-podium-key": f"user-{i}"}) for i in range(60))
+    assert spread["a"] > 10 and spread["b"] > 10
+    set_traffic(workspace, "ab", {"a": 0})
+    _until(
+        lambda: all(
+            _variant(srv.url, body, **{"x-podium-key": f"user-{i}"}) == "b" for i in range(20)
+        )
+    )
+
+
+def test_bluegreen_preview_then_atomic_switch(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "bg",
+            "strategy": "bluegreen",
+            "bluegreen": {"live": "blue", "idle": "green"},
+            "variants": {
+                "blue": {"model": "churn@champion"},
+                "green": {"model": "churn@challenger"},
+            },
+        },
+    )
+    srv = serve("bg")
+    body = _row(models)
+    assert _variant(srv.url, body) == "blue"
+    assert _variant(srv.url, body, **{"x-podium-variant": "green"}) == "green"  # preview
+    promote(workspace, "bg")
+    _until(lambda: _variant(srv.url, body) == "green")
+
+
+def test_canary_share_follows_the_store(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "can",
+            "strategy": "canary",
+            "canary": {"steps": [5, 50, 100]},
+            "variants": {
+                "stable": {"model": "churn@champion"},
+                "candidate": {"model": "churn@challenger"},
+            },
+        },
+    )
+    srv = serve("can")
+    body = _row(models)
+    set_traffic(workspace, "can", {"candidate": 100})
+    _until(lambda: all(_variant(srv.url, body) == "candidate" for _ in range(10)))
+    set_traffic(workspace, "can", {"candidate": 0})
+    _until(lambda: all(_variant(srv.url, body) == "stable" for _ in range(10)))
+
+
+def test_flags_route_by_request_attributes(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "fl",
+            "strategy": "flags",
+            "flags": {
+                "default": "current",
+                "flags": [
+                    {
+                        "name": "eu",
+                        "variant": "next",
+                        "rules": [{"attribute": "country", "op": "in", "value": ["FR", "DE"]}],
+                    }
+                ],
+            },
+            "variants": {
+                "current": {"model": "churn@champion"},
+                "next": {"model": "churn@challenger"},
+            },
+        },
+    )
+    srv = serve("fl")
+    body = _row(models)
+    assert _variant(srv.url, body, **{"x-podium-attr-country": "FR"}) == "next"
+    assert _variant(srv.url, body, **{"x-podium-attr-country": "US"}) == "current"
+    assert _variant(srv.url, body) == "current"
+
+
+def test_a_broken_shadow_never_touches_the_answer(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "sh",
+            "strategy": "shadow",
+            "shadow": {"primary": "main", "shadows": ["copy", "bad"]},
+            "variants": {
+                "main": {"model": "churn@champion"},
+                "copy": {"model": "churn@champion"},
+                "bad": {"model": "broken/1"},
+            },
+        },
+    )
+    srv = serve("sh")
+    body = _row(models)
+    for _ in range(20):
+        assert _variant(srv.url, body) == "main"
+
+    def counted() -> bool:
+        shadows = httpx.get(f"{srv.url}/deployment").json()["shadows"]
+        return (
+            shadows.get("copy", {}).get("requests") == 20
+            and shadows.get("bad", {}).get("errors") == 20
+        )
+
+    _until(counted)
+    shadows = httpx.get(f"{srv.url}/deployment").json()["shadows"]
+    assert shadows["copy"]["agreement"] == 1.0
