@@ -228,3 +228,88 @@ def test_a_broken_shadow_never_touches_the_answer(
     _until(counted)
     shadows = httpx.get(f"{srv.url}/deployment").json()["shadows"]
     assert shadows["copy"]["agreement"] == 1.0
+
+
+def test_predictions_are_logged_and_feedback_joins_them(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    deploy_model(workspace, "churn@champion", "logged")
+    srv = serve("logged")
+    ids = []
+    for i in range(5):
+        r = httpx.post(f"{srv.url}/predict", json=_row(models), headers={"x-request-id": f"p{i}"})
+        ids.append(r.json()["prediction_id"])
+    r = httpx.post(
+        f"{srv.url}/feedback",
+        json=[{"prediction_id": "p0", "label": 0}, {"prediction_id": "p1", "reward": 1.0}],
+    )
+    assert r.status_code == 202 and r.json() == {"accepted": 2}
+    store = workspace.store.predictions
+    _until(
+        lambda: (
+            len(store.recent("logged")) == 5
+            and sum(p["feedback"] is not None for p in store.recent("logged")) == 2
+        )
+    )
+    logged = {p["id"]: p for p in store.recent("logged")}
+    assert logged["p0"]["variant"] == "main" and logged["p0"]["model_version"] == "models:/churn/1"
+    assert len(logged["p0"]["inputs"][0]) == 30 and logged["p0"]["outputs"]["predictions"] == [0]
+    assert logged["p0"]["feedback"] == {"label": 0, "reward": None}
+    assert logged["p1"]["feedback"]["reward"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"reward": 1}, "feedback[0].prediction_id"),
+        ({"prediction_id": "x"}, "feedback[0]"),
+        ({"prediction_id": "x", "reward": "high"}, "feedback[0].reward"),
+        ({"prediction_id": "x", "reward": 1, "extra": 2}, "feedback[0].extra"),
+        ([], "body"),
+    ],
+)
+def test_bad_feedback_is_a_422_naming_the_field(
+    models: Trained,
+    serve: Callable[[str], RunningServer],
+    workspace: Workspace,
+    body: Any,
+    field: str,
+) -> None:
+    deploy_model(workspace, "churn@champion", "fb")
+    r = httpx.post(f"{serve('fb').url}/feedback", json=body)
+    assert r.status_code == 422 and r.json()["field"] == field
+
+
+def test_bandit_rewards_shift_traffic_and_survive_a_restart(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "bandit",
+            "strategy": "bandit",
+            "variants": {"good": {"model": "churn@champion"}, "bad": {"model": "churn@challenger"}},
+        },
+    )
+    srv = serve("bandit")
+    body = _row(models)
+    for i in range(300):
+        r = httpx.post(f"{srv.url}/predict", json=body, headers={"x-request-id": f"b{i}"})
+        variant = r.json()["variant"]
+        reward = 1.0 if (variant == "good") == (i % 10 < 8) else 0.0  # good 0.8, bad 0.2
+        httpx.post(f"{srv.url}/feedback", json={"prediction_id": f"b{i}", "reward": reward})
+        if i % 50 == 49:
+            time.sleep(0.3)  # let a flush fold the rewards in and the router catch up
+    _until(
+        lambda: (
+            sum(
+                a["pulls"] for a in workspace.store.deployments.get("bandit").state["arms"].values()
+            )
+            >= 290
+        )
+    )
+    arms = workspace.store.deployments.get("bandit").state["arms"]
+    assert arms["good"]["pulls"] > arms["bad"]["pulls"]
+    restarted = serve("bandit")  # a second server starts from the stored counts
+    later = Counter(_variant(restarted.url, body) for _ in range(100))
+    assert later["good"] > 70

@@ -122,3 +122,21 @@ def _unsupported(action: str, strategy: str) -> ValidationError:
         field="strategy",
         hint="promote/rollback apply to bluegreen and canary; traffic to ab, canary, bluegreen.",
     )
+
+
+def add_rewards(spec: dict[str, Any], state: State, rewards: dict[str, list[float]]) -> State:
+    """Bandit: fold rewards per arm into the stored counts."""
+    if spec["strategy"] != "bandit":
+        return state
+    from podium.rollout.bandit import Bandit
+
+    arms = (
+        BanditState.from_dict(state["arms"])
+        if state.get("arms")
+        else BanditState.for_arms(list(spec["variants"]))
+    )
+    for arm, values in rewards.items():
+        if arm in arms.arms:
+            for value in values:
+                arms = Bandit.update(arms, arm, value)
+    return {**state, "arms": arms.to_dict()}

@@ -169,6 +169,7 @@ class ModelServer:
         predictor = self.default
         try:
             body = await read_body(request, self.limits.max_body_bytes)
+            request.state.request_id = rid
             predictor, payload, rows = await run(request, body, rid)
             code = 200
             extra = self.decorate(request, payload, rid)

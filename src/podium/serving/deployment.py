@@ -17,11 +17,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from podium.core.errors import NotFoundError
+from podium.core.errors import NotFoundError, PodiumError, ValidationError
 from podium.registry import Predictor, Registry
-from podium.serving.app import Limits, ModelServer, build_app
+from podium.serving.app import (
+    Limits,
+    ModelServer,
+    build_app,
+    error_response,
+    json_response,
+    parse_json,
+    read_body,
+    request_id_of,
+)
+from podium.serving.predlog import PredictionLog
 from podium.serving.router import Route, Router
 from podium.workspace import Workspace
 
@@ -56,6 +67,7 @@ class DeploymentServer(ModelServer):
         self.variants = self._load(dep.spec)
         self.router = Router(dep.spec, dep.state)
         self.shadow_stats: dict[str, ShadowStats] = {}
+        self.log = PredictionLog(ws, name)
         self._tasks: set[asyncio.Task[None]] = set()
         super().__init__(list(self.variants.values())[:1], limits)
 
@@ -95,8 +107,20 @@ class DeploymentServer(ModelServer):
     async def infer(
         self, predictor: Predictor, x: Any, request: Request | None = None
     ) -> tuple[list[Any], Any]:
+        t0 = time.perf_counter()
         labels, proba = await super().infer(predictor, x, request)
         route: Route | None = getattr(request.state, "route", None) if request else None
+        if route is not None and request is not None:
+            version = predictor.version.uri if predictor.version else ""
+            self.log.add(
+                request.state.request_id,
+                route.variant,
+                version,
+                x,
+                labels,
+                proba,
+                1000 * (time.perf_counter() - t0),
+            )
         for shadow in route.shadows if route else ():
             task = asyncio.get_running_loop().create_task(self._shadow(shadow, x, labels))
             self._tasks.add(task)  # keep a reference until done
@@ -157,12 +181,25 @@ def create_deployment_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(server.reconcile_forever())
+        server.log.start()
         try:
             yield
         finally:
             task.cancel()
+            await run_in_threadpool(server.log.close)
 
     app = build_app(server, lifespan)
+
+    @app.post("/feedback", tags=["deployment"], status_code=202)
+    async def feedback(request: Request) -> Response:
+        rid = request_id_of(request)
+        try:
+            body = parse_json(await read_body(request, server.limits.max_body_bytes))
+            items = _feedback_items(body)
+        except PodiumError as exc:
+            return error_response(exc, rid)
+        server.log.add_feedback(items)
+        return json_response({"accepted": len(items)}, 202, rid)
 
     @app.get("/deployment", tags=["deployment"])
     async def deployment_status() -> dict[str, Any]:
@@ -177,3 +214,41 @@ def create_deployment_app(
         }
 
     return app
+
+
+def _feedback_items(body: Any) -> list[dict[str, Any]]:
+    """``{"prediction_id", "reward"?, "label"?}``, a list of them, or ``{"feedback": [...]}``."""
+    import math
+
+    items = body.get("feedback", body) if isinstance(body, dict) else body
+    items = [items] if isinstance(items, dict) else items
+    if not isinstance(items, list) or not items:
+        raise ValidationError(
+            'Send {"prediction_id": ..., "reward": ...} or a list of them.', field="body"
+        )
+    for i, item in enumerate(items):
+        where = f"feedback[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError(f"{where} must be an object.", field=where)
+        extra = set(item) - {"prediction_id", "reward", "label"}
+        if extra:
+            raise ValidationError(
+                f"{where} has unknown field {sorted(extra)[0]!r}.",
+                field=f"{where}.{sorted(extra)[0]}",
+            )
+        pid = item.get("prediction_id")
+        if not isinstance(pid, str) or not 0 < len(pid) <= 128:
+            raise ValidationError(
+                f"{where}.prediction_id must be the id a prediction returned.",
+                field=f"{where}.prediction_id",
+            )
+        reward = item.get("reward")
+        if reward is not None and (
+            isinstance(reward, bool)
+            or not isinstance(reward, int | float)
+            or not math.isfinite(reward)
+        ):
+            raise ValidationError(f"{where}.reward must be a number.", field=f"{where}.reward")
+        if reward is None and "label" not in item:
+            raise ValidationError(f"{where} needs a reward, a label, or both.", field=where)
+    return items

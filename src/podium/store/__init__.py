@@ -9,6 +9,7 @@ from podium.store.deployments import DeploymentRepo
 from podium.store.engine import make_engine, normalize_url
 from podium.store.migrate import upgrade
 from podium.store.models import ModelRepo
+from podium.store.predictions import PredictionRepo
 from podium.store.retention import RetentionRepo
 from podium.store.runs import RunRepo
 from podium.store.schedules import ScheduleRepo
@@ -36,6 +37,7 @@ class MetadataStore:
         self.data = DataRepo(self.db)
         self.retention = RetentionRepo(self.db)
         self.deployments = DeploymentRepo(self.db)
+        self.predictions = PredictionRepo(self.db)
 
     @property
     def backend(self) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -286,6 +286,29 @@ deployment_events = Table(
     Column("revision", Integer, nullable=False),
     Column("actor", String(128), nullable=False),
     Column("detail", Json, nullable=False, default=dict),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", String(128), primary_key=True),  # the prediction id (the request id)
+    Column("at", UTCDateTime, nullable=False, index=True),
+    Column("deployment", String(128), nullable=False, index=True),
+    Column("variant", String(128), nullable=False),
+    Column("model_version", String(256), nullable=False),
+    Column("inputs", Json, nullable=False),
+    Column("outputs", Json, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("prediction_id", String(128), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("label", Json, nullable=True),
+    Column("reward", Float, nullable=True),
 )
 
 retention_policies = Table(
