@@ -103,3 +103,11 @@ def test_a_flags_percentage_is_respected_and_keyless_requests_need_full_rollout(
     assert on == pytest.approx(0.25, abs=0.015)
     assert not flag.is_on()
     assert Flag("f", percent=100).is_on()
+
+
+def test_p99_of_fast_models_is_judged_with_an_absolute_slack() -> None:
+    stable = VariantStats(requests=200, latencies_ms=[0.3] * 200)
+    fast = VariantStats(requests=200, latencies_ms=[1.0] * 200)  # 3.3x, but 0.7 ms slower
+    slow = VariantStats(requests=200, latencies_ms=[50.0] * 200)
+    assert analyze(CANARY, 0, 61, fast, stable).action == "advance"
+    assert analyze(CANARY, 0, 61, slow, stable).action == "rollback"

@@ -23,12 +23,22 @@ class Broken:
         raise RuntimeError("shadow model is broken")
 
 
+class FailsOnSingleRows:
+    """Registers fine (its example has many rows), then fails on every served request."""
+
+    def predict(self, X: Any) -> Any:
+        if len(X) == 1:
+            raise RuntimeError("cannot score a single row")
+        return [0] * len(X)
+
+
 @pytest.fixture
 def models(workspace: Workspace, trained: Trained) -> Trained:
     podium.register_model(trained.model, "churn", input_example=trained.X, alias="champion")
     ones = DummyClassifier(strategy="constant", constant=1).fit(trained.X, trained.y)
     podium.register_model(ones, "churn", input_example=trained.X, alias="challenger")
     podium.register_model(Broken(), "broken", flavor="python")
+    podium.register_model(FailsOnSingleRows(), "fragile", input_example=trained.X)
     return trained
 
 
@@ -313,3 +323,63 @@ def test_bandit_rewards_shift_traffic_and_survive_a_restart(
     restarted = serve("bandit")  # a second server starts from the stored counts
     later = Counter(_variant(restarted.url, body) for _ in range(100))
     assert later["good"] > 70
+
+
+def _canary(workspace: Workspace, candidate: str) -> None:
+    apply(
+        workspace,
+        {
+            "name": "auto",
+            "strategy": "canary",
+            "canary": {"steps": [30, 100], "min_duration_s": 0, "min_requests": 15},
+            "variants": {"stable": {"model": "churn@champion"}, "candidate": {"model": candidate}},
+        },
+    )
+
+
+def _traffic(url: str, body: Any, n: int) -> Counter[int]:
+    return Counter(httpx.post(f"{url}/predict", json=body).status_code for _ in range(n))
+
+
+def test_a_good_canary_is_promoted_step_by_step(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    from podium.deploy.controller import canary_step
+
+    _canary(workspace, "churn/1")  # the same model: every gate passes
+    srv = serve("auto")
+    body = _row(models)
+    assert canary_step(workspace, "auto").action == "wait"  # no traffic yet
+    assert _traffic(srv.url, body, 120) == {200: 120}
+    _until(lambda: len(workspace.store.predictions.recent("auto")) == 120)
+    first = canary_step(workspace, "auto")
+    assert first is not None and (first.action, first.percent) == ("advance", 100)
+    _until(lambda: all(_variant(srv.url, body) == "candidate" for _ in range(5)))
+    _traffic(srv.url, body, 40)
+    _until(lambda: len(workspace.store.predictions.recent("auto")) >= 165)
+    final = canary_step(workspace, "auto")
+    assert final is not None and final.action == "promote", final
+    history = workspace.store.deployments.history("auto")
+    assert [e.kind for e in history][:2] == ["promote", "advance"]
+    advance = {g["gate"]: g["passed"] for g in history[1].detail["decision"]["gates"]}
+    assert advance == {"error_rate": True, "p99_latency": True, "prediction_drift": True}
+    assert all(g["passed"] for g in history[0].detail["decision"]["gates"])
+
+
+def test_a_failing_canary_is_rolled_back_automatically(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    from podium.deploy.controller import canary_step
+
+    _canary(workspace, "fragile/1")  # every served prediction raises
+    srv = serve("auto")
+    body = _row(models)
+    codes = _traffic(srv.url, body, 150)
+    assert codes[500] >= 15 and codes[200] >= 60  # the candidate's share failed
+    _until(lambda: len(workspace.store.predictions.recent("auto")) == 150)
+    decision = canary_step(workspace, "auto")
+    assert decision is not None and decision.action == "rollback"
+    assert "error rate" in decision.reason
+    _until(lambda: _traffic(srv.url, body, 30) == {200: 30})  # all back on stable
+    assert workspace.store.deployments.get("auto").state["status"] == "rolled_back"
+    assert podium.Client().audit(target="deployments:/auto")[0].action == "deployment.rollback"

@@ -161,3 +161,23 @@ def traffic(
             )
     dep = set_traffic(Workspace.current(), name, parsed)
     out.print(f"Traffic of {name!r} set: {dep.state}.")
+
+
+def controller(
+    interval: Annotated[float, typer.Option(min=0.1, help="Seconds between analyses.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Analyse once and exit.")] = False,
+) -> None:
+    """Run canary analysis: advance, promote, roll back or pause each canary by its gates."""
+    import signal
+
+    from podium.deploy.controller import Controller, tick
+
+    ws = Workspace.current()
+    if once:
+        for name, d in tick(ws).items():
+            out.print(f"{name}: {d.action} at {d.percent:g}% ({d.reason})")
+        return
+    ctl = Controller(ws, interval)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: ctl.stop.set())
+    ctl.serve_forever()

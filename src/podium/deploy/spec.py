@@ -57,6 +57,7 @@ class BlueGreenSpec(_Strict):
 class GatesSpec(_Strict):
     max_error_rate: float = Field(0.01, ge=0, le=1)
     max_p99_ratio: float = Field(1.5, gt=0)
+    p99_slack_ms: float = Field(5.0, ge=0)
     max_p99_ms: float | None = Field(None, gt=0)
     max_prediction_drift: float = Field(0.2, ge=0, le=1)
     feedback_alpha: float = Field(0.05, gt=0, lt=1)

@@ -19,7 +19,9 @@ from podium.core.errors import ValidationError
 @dataclass(frozen=True)
 class Gates:
     max_error_rate: float = 0.01  # candidate errors / requests
-    max_p99_ratio: float = 1.5  # candidate p99 over stable p99
+    max_p99_ratio: float = 1.5  # candidate p99 over stable p99 ...
+    p99_slack_ms: float = 5.0  # ... or stable p99 plus this, whichever is larger: a ratio of
+    # sub-millisecond latencies is noise
     max_p99_ms: float | None = None  # an absolute bound too, when set
     max_prediction_drift: float = 0.2  # Jensen-Shannon distance of prediction distributions
     feedback_alpha: float = 0.05  # one-sided test: candidate's feedback worse than stable's
@@ -137,22 +139,9 @@ def _gates(g: Gates, cand: VariantStats, stable: VariantStats) -> tuple[GateResu
             f"error rate {cand.error_rate:.2%} (max {g.max_error_rate:.2%})",
         )
     ]
-    p99 = cand.p99_ms
-    if p99 is not None:
-        limit = g.max_p99_ms if g.max_p99_ms is not None else math.inf
-        base = stable.p99_ms
-        if base is not None and base > 0:
-            limit = min(limit, base * g.max_p99_ratio)
-        if math.isfinite(limit):
-            out.append(
-                GateResult(
-                    "p99_latency",
-                    p99 <= limit,
-                    p99,
-                    limit,
-                    f"p99 {p99:.1f} ms (max {limit:.1f} ms)",
-                )
-            )
+    latency = _latency_gate(g, cand, stable)
+    if latency is not None:
+        out.append(latency)
     if cand.predictions and stable.predictions:
         drift = prediction_drift(cand.predictions, stable.predictions)
         out.append(
@@ -178,6 +167,32 @@ def _gates(g: Gates, cand: VariantStats, stable: VariantStats) -> tuple[GateResu
             )
         )
     return tuple(out)
+
+
+P99_MIN_SAMPLES = 100  # below this a sample's p99 is just its maximum: compare medians
+
+
+def _latency_gate(g: Gates, cand: VariantStats, stable: VariantStats) -> GateResult | None:
+    """p99 against the stable p99 (ratio or slack, and the absolute bound), or the medians
+    when either side has too few samples for a p99 to mean anything."""
+    if not cand.latencies_ms:
+        return None
+    enough = min(len(cand.latencies_ms), len(stable.latencies_ms)) >= P99_MIN_SAMPLES
+    q, label = (99, "p99") if enough else (50, "median latency")
+    figure = float(np.percentile(cand.latencies_ms, q))
+    limit = g.max_p99_ms if g.max_p99_ms is not None else math.inf
+    if stable.latencies_ms:
+        base = float(np.percentile(stable.latencies_ms, q))
+        limit = min(limit, max(base * g.max_p99_ratio, base + g.p99_slack_ms))
+    if not math.isfinite(limit):
+        return None
+    return GateResult(
+        "p99_latency",
+        figure <= limit,
+        figure,
+        limit,
+        f"{label} {figure:.1f} ms (max {limit:.1f} ms)",
+    )
 
 
 def prediction_drift(a: list[Any], b: list[Any], bins: int = 20) -> float:

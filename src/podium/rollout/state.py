@@ -140,3 +140,18 @@ def add_rewards(spec: dict[str, Any], state: State, rewards: dict[str, list[floa
             for value in values:
                 arms = Bandit.update(arms, arm, value)
     return {**state, "arms": arms.to_dict()}
+
+
+def decide(
+    spec: dict[str, Any], state: State, action: str, step: int, percent: float, now: str
+) -> State:
+    """Apply a canary decision (advance, promote, rollback, pause) to the state."""
+    if action == "advance":
+        return {**state, "step": step, "percent": percent, "since": now}
+    if action == "promote":
+        return {**state, "percent": 100, "status": "promoted", "since": now}
+    if action == "rollback":
+        return {**state, "percent": 0, "status": "rolled_back", "since": now}
+    if action == "pause":
+        return {**state, "status": "paused", "since": now}
+    return state

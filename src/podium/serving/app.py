@@ -180,8 +180,10 @@ class ModelServer:
             code = http_status(exc)
             response = error_response(exc, rid)
             rows = 0
+            self.failed(request, rid, code)
         except Exception as exc:  # the model itself failed: a real server error
             code = 500
+            self.failed(request, rid, code)
             err = PodiumError(
                 f"The model failed to predict: {type(exc).__name__}: {exc}.",
                 hint="Check the model against its input example with podium.load(...).",
@@ -203,6 +205,9 @@ class ModelServer:
     ) -> Predictor:
         """The predictor that answers this request (a deployment routes here)."""
         return self.default if name is None else self.find(name, version)
+
+    def failed(self, request: Request, request_id: str, code: int) -> None:
+        """A request that got an error (a deployment logs it against its variant)."""
 
     def decorate(self, request: Request, payload: Any, request_id: str) -> dict[str, str] | None:
         """Add to a successful answer; return extra headers (a deployment names its variant)."""

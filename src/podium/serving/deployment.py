@@ -104,6 +104,13 @@ class DeploymentServer(ModelServer):
             "x-podium-prediction-id": request_id,
         }
 
+    def failed(self, request: Request, request_id: str, code: int) -> None:
+        route: Route | None = getattr(request.state, "route", None)
+        if route is not None and code >= 500:  # the variant failed, not the client
+            predictor = self.variants[route.variant]
+            version = predictor.version.uri if predictor.version else ""
+            self.log.add_error(request_id, route.variant, version, code)
+
     async def infer(
         self, predictor: Predictor, x: Any, request: Request | None = None
     ) -> tuple[list[Any], Any]:

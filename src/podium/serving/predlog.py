@@ -57,6 +57,9 @@ class PredictionLog:
     ) -> None:
         self.pending.append((pid, utcnow(), variant, version, x, labels, proba, latency_ms))
 
+    def add_error(self, pid: str, variant: str, version: str, code: int) -> None:
+        self.pending.append((pid, utcnow(), variant, version, None, None, None, 0.0, code))
+
     def add_feedback(self, items: list[dict[str, Any]]) -> None:
         now = utcnow()
         for item in items:
@@ -118,10 +121,22 @@ def _row(
     variant: str,
     version: str,
     x: Any,
-    labels: list[Any],
+    labels: list[Any] | None,
     proba: Any,
     latency_ms: float,
+    error: int | None = None,
 ) -> dict[str, Any]:
+    if error is not None:  # a failed request, counted by the canary's error-rate gate
+        return {
+            "id": pid,
+            "at": at,
+            "deployment": deployment,
+            "variant": variant,
+            "model_version": version,
+            "inputs": [],
+            "outputs": {"error": error},
+            "latency_ms": latency_ms,
+        }
     if isinstance(x, np.ndarray):
         inputs: Any = x.tolist()
     else:  # a DataFrame
