@@ -63,3 +63,25 @@ def test_ab_traffic_and_bad_requests() -> None:
         rs.set_traffic(AB, s, {"a": 120})
     with pytest.raises(ValidationError, match="Cannot promote a 'ab' deployment"):
         rs.promote(AB, s)
+
+
+FLAGS = {
+    "name": "d",
+    "strategy": "flags",
+    "variants": {"x": {}, "y": {}},
+    "flags": {
+        "default": "x",
+        "flags": [{"name": "f", "variant": "y", "rules": [], "percent": 10, "enabled": True}],
+    },
+}
+
+
+def test_runtime_flag_overrides_apply_over_the_spec() -> None:
+    s = rs.set_flag(FLAGS, {}, "f", percent=50)
+    s = rs.set_flag(FLAGS, s, "f", kill=True)
+    [flag] = rs.effective_flags(FLAGS, s)
+    assert (flag["percent"], flag["kill"], flag["enabled"]) == (50, True, True)
+    with pytest.raises(ValidationError, match="no flag 'g'"):
+        rs.set_flag(FLAGS, s, "g", kill=True)
+    with pytest.raises(ValidationError, match="0-100"):
+        rs.set_flag(FLAGS, s, "f", percent=150)

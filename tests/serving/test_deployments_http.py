@@ -383,3 +383,49 @@ def test_a_failing_canary_is_rolled_back_automatically(
     _until(lambda: _traffic(srv.url, body, 30) == {200: 30})  # all back on stable
     assert workspace.store.deployments.get("auto").state["status"] == "rolled_back"
     assert podium.Client().audit(target="deployments:/auto")[0].action == "deployment.rollback"
+
+
+def test_flags_change_at_run_time_without_a_redeploy(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    from typer.testing import CliRunner
+
+    from podium.cli.main import app
+    from podium.deploy import set_flag
+
+    apply(
+        workspace,
+        {
+            "name": "fl2",
+            "strategy": "flags",
+            "flags": {
+                "default": "current",
+                "flags": [
+                    {
+                        "name": "eu",
+                        "variant": "next",
+                        "rules": [{"attribute": "country", "op": "in", "value": ["FR"]}],
+                    }
+                ],
+            },
+            "variants": {
+                "current": {"model": "churn@champion"},
+                "next": {"model": "churn@challenger"},
+            },
+        },
+    )
+    srv = serve("fl2")
+    body = _row(models)
+    fr = {"x-podium-attr-country": "FR", "x-podium-key": "user-1"}
+    assert _variant(srv.url, body, **fr) == "next"
+    revision = workspace.store.deployments.get("fl2").revision
+    set_flag(workspace, "fl2", "eu", kill=True)
+    _until(lambda: _variant(srv.url, body, **fr) == "current")
+    r = CliRunner().invoke(app, ["flags", "set", "fl2", "eu", "--revive", "--percent", "100"])
+    assert r.exit_code == 0, r.output
+    _until(lambda: _variant(srv.url, body, **fr) == "next")
+    assert workspace.store.deployments.get("fl2").revision == revision  # no redeploy
+    r = CliRunner().invoke(app, ["flags", "get", "fl2", "eu"])
+    assert r.exit_code == 0 and '"kill": false' in r.stdout
+    r = CliRunner().invoke(app, ["flags", "set", "fl2", "nope", "--kill"])
+    assert r.exit_code == 1 and "has no flag 'nope'" in r.stderr

@@ -12,7 +12,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from podium._version import __version__
-from podium.cli import data, deployments, models, retention, runs, schedules
+from podium.cli import data, deployments, flags, models, retention, runs, schedules
 from podium.cli.render import err, out, print_error, print_json
 from podium.core.errors import PodiumError
 
@@ -43,6 +43,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(data.app, name="data")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(flags.app, name="flags")
 app.command("deploy")(deployments.deploy)
 app.command("traffic")(deployments.traffic)
 app.command("controller")(deployments.controller)

@@ -6,6 +6,7 @@ from podium.deploy.service import (
     promote,
     resolved_versions,
     rollback,
+    set_flag,
     set_traffic,
 )
 from podium.deploy.spec import STRATEGIES, DeploymentSpec, load_file, parse
@@ -20,5 +21,6 @@ __all__ = [
     "promote",
     "resolved_versions",
     "rollback",
+    "set_flag",
     "set_traffic",
 ]

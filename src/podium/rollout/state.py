@@ -155,3 +155,43 @@ def decide(
     if action == "pause":
         return {**state, "status": "paused", "since": now}
     return state
+
+
+def set_flag(
+    spec: dict[str, Any],
+    state: State,
+    flag: str,
+    *,
+    enabled: bool | None = None,
+    percent: float | None = None,
+    kill: bool | None = None,
+) -> State:
+    """Override a feature flag at run time (over what the spec declares)."""
+    if spec["strategy"] != "flags":
+        raise _unsupported("set flags on", spec["strategy"])
+    names = [f["name"] for f in spec["flags"]["flags"]]
+    if flag not in names:
+        raise ValidationError(
+            f"Deployment {spec['name']!r} has no flag {flag!r}; flags: "
+            f"{', '.join(names) or 'none'}.",
+            field="flag",
+        )
+    if percent is not None and not 0 <= percent <= 100:
+        raise ValidationError(f"percent must be 0-100, got {percent}.", field="percent")
+    changes = {
+        k: v
+        for k, v in (("enabled", enabled), ("percent", percent), ("kill", kill))
+        if v is not None
+    }
+    flags = dict(state.get("flags") or {})
+    flags[flag] = {**flags.get(flag, {}), **changes}
+    return {**state, "flags": flags}
+
+
+def effective_flags(spec: dict[str, Any], state: State) -> list[dict[str, Any]]:
+    """The spec's flags with the runtime overrides applied."""
+    overrides = state.get("flags") or {}
+    return [
+        {**f, "kill": False, **overrides.get(f["name"], {})}
+        for f in spec.get("flags", {}).get("flags", [])
+    ]

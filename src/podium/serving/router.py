@@ -12,6 +12,7 @@ from typing import Any
 
 from podium.rollout import ABSplit, Bandit, BanditState, Flag, Rule
 from podium.rollout.hashing import unit
+from podium.rollout.state import effective_flags
 
 VARIANT_HEADER = "x-podium-variant"
 KEY_HEADER = "x-podium-key"
@@ -50,10 +51,11 @@ class Router:
                         f.get("enabled", True),
                         tuple(Rule(r["attribute"], r["op"], r.get("value")) for r in f["rules"]),
                         f.get("percent", 100),
+                        kill=f.get("kill", False),
                     ),
                     f["variant"],
                 )
-                for f in s.get("flags", [])
+                for f in effective_flags(spec, state)  # runtime overrides over the spec
             ]
 
     def choose(self, headers: Any, record: dict[str, Any] | None) -> Route:
