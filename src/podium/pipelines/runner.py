@@ -210,12 +210,7 @@ class _Engine:
 
     def _load(self, node: Node, artifact_ids: list[str]) -> tuple[Any, list[str]]:
         recs = [self.runs.get_artifact(a) for a in artifact_ids]
-        values = [
-            materializers.by_name(r.materializer).loads(
-                self.ws.artifacts.get(r.digest), r.meta, r.digest
-            )
-            for r in recs
-        ]
+        values = [_load_record(r, self.ws) for r in recs]
         digests = [r.digest for r in recs]
         if node.outputs is not None:
             return tuple(values), digests
@@ -472,7 +467,10 @@ def _hook(hook: Callable[[str, Any], None] | None, name: str, arg: Any) -> None:
 
 def load_artifact(artifact_id: str, ws: Workspace) -> Any:
     """The value of a stored step output, verified against its hash."""
-    rec = ws.store.runs.get_artifact(artifact_id)
+    return _load_record(ws.store.runs.get_artifact(artifact_id), ws)
+
+
+def _load_record(rec: ArtifactRecord, ws: Workspace) -> Any:
     return materializers.by_name(rec.materializer).loads(
         ws.artifacts.get(rec.digest), rec.meta, rec.digest
     )

@@ -76,6 +76,12 @@ class Predictor:
         self._finite_input = bool(
             self.validator and self.validator.numeric and not self.validator.nullable
         )
+        # Decided once here, not per request: a scikit-learn model fed proven-finite input.
+        self._skip_finite_check = (
+            self._finite_input
+            and "sklearn" in sys.modules
+            and type(model).__module__.startswith("sklearn")
+        )
         names = getattr(model, "feature_names_in_", None)
         if signature is not None and names is not None:
             fitted = [str(n) for n in names]
@@ -148,13 +154,8 @@ class Predictor:
     def _model_config(self) -> AbstractContextManager[Any]:
         """scikit-learn re-checks every input for NaN and inf (a quarter of a one-row call);
         when the validator has already proven the input finite, that check is skipped."""
-        sklearn = sys.modules.get("sklearn")
-        if (
-            self._finite_input
-            and sklearn is not None
-            and type(self.model).__module__.startswith("sklearn")
-        ):
-            return sklearn.config_context(assume_finite=True)  # type: ignore[no-any-return]
+        if self._skip_finite_check:
+            return sys.modules["sklearn"].config_context(assume_finite=True)  # type: ignore[no-any-return]
         return nullcontext()
 
     def _frame(self, model_input: ModelInput) -> ModelInput:
