@@ -229,42 +229,34 @@ def serve(
     port: Annotated[
         int | None, typer.Option(min=0, max=65535, help="Port (default: $PORT, else 8000).")
     ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Server processes sharing the port.")
+    ] = 1,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
     """Serve a deployment (routing by its strategy) or a model, over OIP v2, /predict and
     /invocations."""
-    from podium.client import Client
-    from podium.serving import create_app
     from podium.serving import serve as run_server
     from podium.serving.server import resolve_port
+    from podium.serving.workers import app_for, is_deployment, serve_workers
     from podium.workspace import Workspace
 
     bind_port = resolve_port(port)
     ws = Workspace.current()
-    if _is_deployment(ws, model_uri):
-        from podium.serving import create_deployment_app
+    docs = "(docs: /docs, metrics: /metrics)"
+    if workers > 1:
+        if not is_deployment(ws, model_uri):
+            from podium.registry import Registry
 
-        app_ = create_deployment_app(model_uri, workspace=ws)
-        what = f"deployment {model_uri!r}"
-    else:
-        predictor = Client().load(model_uri)
-        app_ = create_app(predictor)
-        what = f"{predictor.version.uri if predictor.version else model_uri} ({predictor.flavor})"
-    err.print(f"Serving {what} at http://{host}:{bind_port}  (docs: /docs, metrics: /metrics)")
+            Registry(ws.store, ws.artifacts).get(model_uri)  # a bad reference fails here, once
+        err.print(
+            f"Serving {model_uri} from {workers} workers at http://{host}:{bind_port}  {docs}"
+        )
+        serve_workers(model_uri, host, bind_port, workers, access_log=access_log)
+        return
+    app_, what = app_for(model_uri, ws)
+    err.print(f"Serving {what} at http://{host}:{bind_port}  {docs}")
     run_server(app_, host, bind_port, access_log=access_log)
-
-
-def _is_deployment(ws: Any, name: str) -> bool:
-    """A bare name that is a deployment is served as one; anything else is a model."""
-    from podium.core.errors import NotFoundError
-
-    if any(c in name for c in "/@:"):
-        return False
-    try:
-        ws.store.deployments.get(name)
-    except NotFoundError:
-        return False
-    return True
 
 
 def run() -> None:

@@ -205,6 +205,20 @@ class Deployment(Record):
 
 
 @dataclass(frozen=True)
+class DeploymentWorker(Record):
+    """One server process of a deployment, as it last reported itself."""
+
+    deployment: str
+    worker: str  # host:pid
+    revision: int
+    versions: dict[str, str]  # variant -> models:/NAME/VERSION
+    status: str  # ready, upgrading, failed
+    detail: str
+    started_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
 class DeploymentEvent(Record):
     deployment: str
     at: datetime

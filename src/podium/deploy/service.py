@@ -37,6 +37,21 @@ def apply(ws: Workspace, source: DeploymentSpec | dict[str, Any] | str | Path) -
     return ws.store.deployments.apply(spec.name, data, rollout_state.initial(data))
 
 
+def revert(
+    ws: Workspace, name: str, from_revision: int, spec: dict[str, Any], reason: str
+) -> Deployment:
+    """Put ``spec`` back as desired state after revision ``from_revision`` failed to roll out,
+    unless a newer revision was applied meanwhile."""
+    return ws.store.deployments.apply(
+        name,
+        spec,
+        rollout_state.initial(spec),
+        expect_revision=from_revision,
+        kind="rolled_back",
+        detail={"reason": reason, "failed_revision": from_revision},
+    )
+
+
 def promote(ws: Workspace, name: str) -> Deployment:
     """Blue-green: switch to the idle colour. Canary: give the candidate all traffic."""
     return ws.store.deployments.transition(name, "promoted", rollout_state.promote)

@@ -9,7 +9,7 @@ import numpy as np
 
 from podium.artifacts import ArtifactStore
 from podium.core.context import current_actor, run_id_var
-from podium.core.errors import ValidationError
+from podium.core.errors import IntegrityError, ValidationError
 from podium.core.names import ModelRef, check_name
 from podium.core.records import FlavorRecord, Model, ModelVersion
 from podium.core.signature import Signature
@@ -108,6 +108,30 @@ class Registry:
         model = flavors.get(rec.flavor).load(self.artifacts.get(rec.digest), rec.meta, rec.digest)
         sig = Signature.from_dict(mv.signature) if mv.signature else None
         return Predictor(model, sig, mv, rec.flavor)
+
+    def verify(self, predictor: Predictor) -> None:
+        """Prove a loaded model reproduces the predictions recorded when it was registered.
+
+        The check a server makes before a new version takes traffic: a model that loads but
+        predicts differently here (another library version, a damaged environment) is
+        refused. Labels must match exactly, probabilities to 1e-9.
+        """
+        mv = predictor.version
+        if mv is None or mv.input_example is None or mv.reference_output is None:
+            return
+        got = _reference(predictor, mv.input_example)
+        want = mv.reference_output
+        same = got["predictions"] == want["predictions"]
+        if same and "probabilities" in want:
+            p = np.asarray(got.get("probabilities"), dtype=float)
+            q = np.asarray(want["probabilities"], dtype=float)
+            same = p.shape == q.shape and bool(np.allclose(p, q, rtol=1e-7, atol=1e-9))
+        if not same:
+            raise IntegrityError(
+                f"{mv.uri} predicts differently here from when it was registered, on its own "
+                "input example.",
+                hint="Check the library versions of this environment against the model's.",
+            )
 
     def list_models(self, *, limit: int = 100, offset: int = 0) -> list[Model]:
         return self.store.models.list_models(limit=limit, offset=offset)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from podium.core.errors import NotFoundError, PodiumError, ValidationError
+from podium.deploy import revert
 from podium.registry import Predictor, Registry
 from podium.serving.app import (
     Limits,
@@ -37,6 +40,10 @@ from podium.serving.router import Route, Router
 from podium.workspace import Workspace
 
 log = logging.getLogger("podium.serving")
+# Workers report what they serve every HEARTBEAT_S; one silent for STALE_S has died (and
+# loses its turn in a rolling update).
+HEARTBEAT_S = 2.0
+STALE_S = 10.0
 
 
 @dataclass
@@ -61,18 +68,30 @@ class DeploymentServer(ModelServer):
         self.ws = ws
         self.name = name
         self.poll_s = poll_s
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.registry = Registry(ws.store, ws.artifacts)
         dep = ws.store.deployments.get(name)
-        self.revision, self.state = dep.revision, dep.state
+        self.revision, self.state, self.spec = dep.revision, dep.state, dep.spec
         self.variants = self._load(dep.spec)
         self.router = Router(dep.spec, dep.state)
+        self.status, self.detail = "ready", ""
+        self.failed_revision: int | None = None
         self.shadow_stats: dict[str, ShadowStats] = {}
         self.log = PredictionLog(ws, name)
         self._tasks: set[asyncio.Task[None]] = set()
         super().__init__(list(self.variants.values())[:1], limits)
 
     def _load(self, spec: dict[str, Any]) -> dict[str, Predictor]:
-        return {v: self.registry.load(s["model"]) for v, s in spec["variants"].items()}
+        """Load every variant and prove it predicts as at registration, before any traffic."""
+        loaded = {}
+        for variant, s in spec["variants"].items():
+            predictor = self.registry.load(s["model"])
+            self.registry.verify(predictor)
+            loaded[variant] = predictor
+        return loaded
+
+    def versions(self) -> dict[str, str]:
+        return {v: p.version.uri if p.version else "" for v, p in self.variants.items()}
 
     # -- routing -----------------------------------------------------------------------------
     def find(self, name: str, version: str | None = None) -> Predictor:
@@ -156,21 +175,79 @@ class DeploymentServer(ModelServer):
             except Exception as exc:  # the store may be briefly unavailable: keep serving
                 log.warning("Deployment %s: could not reconcile: %s", self.name, exc)
 
+    async def heartbeat_forever(self) -> None:
+        while True:
+            try:
+                await run_in_threadpool(self.report)
+            except Exception as exc:
+                log.warning("Deployment %s: could not report: %s", self.name, exc)
+            await asyncio.sleep(HEARTBEAT_S)
+
+    def report(self) -> None:
+        self.ws.store.deployments.report_worker(
+            self.name, self.worker, self.revision, self.versions(), self.status, self.detail
+        )
+
     async def reconcile(self) -> bool:
         """Catch up with the store; return whether anything changed."""
         dep = await run_in_threadpool(self.ws.store.deployments.get, self.name)
-        if dep.revision != self.revision:
-            variants = await run_in_threadpool(self._load, dep.spec)
-            router = Router(dep.spec, dep.state)
-            self.variants, self.router = variants, router  # swap together, between requests
-            self.revision, self.state = dep.revision, dep.state
-            log.info("Deployment %s now at revision %s", self.name, dep.revision)
-            return True
+        if dep.revision != self.revision and dep.revision != self.failed_revision:
+            return await self._upgrade(dep)
         if dep.state != self.state:
             self.router = Router(dep.spec, dep.state)
             self.state = dep.state
             return True
         return False
+
+    async def _upgrade(self, dep: Any) -> bool:
+        """Move to a new revision: load and verify its models off the event loop, then swap
+        them in whole. Rolling deployments take turns, one worker at a time; a version that
+        fails to load or to verify is never swapped in, and a rolling one is reverted."""
+        rolling = dep.spec.get("strategy") == "rolling"
+        before = self.status, self.detail
+        self.status, self.detail = "upgrading", f"to revision {dep.revision}"
+        if rolling:
+            claim = self.ws.store.deployments.claim_upgrade
+            if not await run_in_threadpool(claim, self.name, self.worker, dep.revision, STALE_S):
+                self.status, self.detail = before  # another worker's turn
+                return False
+        try:
+            variants = await run_in_threadpool(self._variants_for, dep.spec)
+        except Exception as exc:
+            reason = exc.message if isinstance(exc, PodiumError) else f"{type(exc).__name__}: {exc}"
+            self.failed_revision = dep.revision
+            self.status, self.detail = "failed", f"revision {dep.revision}: {reason}"
+            log.error("Deployment %s: revision %s refused: %s", self.name, dep.revision, reason)
+            await run_in_threadpool(self.report)
+            if rolling:
+                why = f"worker {self.worker} could not take revision {dep.revision}: {reason}"
+                await run_in_threadpool(revert, self.ws, self.name, dep.revision, self.spec, why)
+            return False
+        # Swap together, between requests: a request sees the old or the new set, whole.
+        self.variants, self.router = variants, Router(dep.spec, dep.state)
+        self.revision, self.state, self.spec = dep.revision, dep.state, dep.spec
+        self.status, self.detail = "ready", ""
+        log.info("Deployment %s now at revision %s", self.name, dep.revision)
+        await run_in_threadpool(self._upgraded, rolling)
+        return True
+
+    def _variants_for(self, spec: dict[str, Any]) -> dict[str, Predictor]:
+        """The new revision's models, reusing those already loaded at the same version."""
+        wanted = {v: self.registry.get(s["model"]).uri for v, s in spec["variants"].items()}
+        have = {p.version.uri: p for p in self.variants.values() if p.version is not None}
+        if all(uri in have for uri in wanted.values()):
+            return {v: have[uri] for v, uri in wanted.items()}
+        return self._load(spec)
+
+    def _upgraded(self, rolling: bool) -> None:
+        self.report()
+        if not rolling:
+            return
+        store = self.ws.store.deployments
+        store.record(self.name, "worker_upgraded", {"worker": self.worker, **self.versions()})
+        workers = store.workers(self.name, STALE_S)
+        if all(w.revision == self.revision and w.status == "ready" for w in workers):
+            store.record(self.name, "rolled_out", {"workers": len(workers), **self.versions()})
 
 
 def create_deployment_app(
@@ -187,13 +264,22 @@ def create_deployment_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.get_running_loop().create_task(server.reconcile_forever())
+        loop = asyncio.get_running_loop()
+        tasks = [
+            loop.create_task(server.reconcile_forever()),
+            loop.create_task(server.heartbeat_forever()),
+        ]
         server.log.start()
         try:
             yield
         finally:
-            task.cancel()
+            for task in tasks:
+                task.cancel()
             await run_in_threadpool(server.log.close)
+            with contextlib.suppress(Exception):  # best effort: a stale row expires anyway
+                await run_in_threadpool(
+                    server.ws.store.deployments.remove_worker, server.name, server.worker
+                )
 
     app = build_app(server, lifespan)
 
@@ -214,9 +300,10 @@ def create_deployment_app(
             "name": server.name,
             "revision": server.revision,
             "state": server.state,
-            "variants": {
-                v: (p.version.uri if p.version else None) for v, p in server.variants.items()
-            },
+            "worker": server.worker,
+            "status": server.status,
+            "detail": server.detail,
+            "variants": server.versions(),
             "shadows": {v: s.to_dict() for v, s in server.shadow_stats.items()},
         }
 

@@ -3,34 +3,48 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from podium.core.clock import utcnow
 from podium.core.context import current_actor
 from podium.core.errors import NotFoundError
-from podium.core.records import Deployment, DeploymentEvent
+from podium.core.records import Deployment, DeploymentEvent, DeploymentWorker
 from podium.store import schema as t
 from podium.store.audit import append as audit
 from podium.store.base import Database
 
 D = t.deployments
 E = t.deployment_events
+W = t.deployment_workers
 
 
 class DeploymentRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def apply(self, name: str, spec: dict[str, Any], state: dict[str, Any]) -> Deployment:
+    def apply(
+        self,
+        name: str,
+        spec: dict[str, Any],
+        state: dict[str, Any],
+        *,
+        expect_revision: int | None = None,
+        kind: str = "applied",
+        detail: dict[str, Any] | None = None,
+    ) -> Deployment:
         """Store ``spec`` as the desired state of ``name``; a changed spec is a new revision
-        and restarts the rollout from ``state``."""
+        and restarts the rollout from ``state``. With ``expect_revision``, nothing changes
+        unless the deployment is still at that revision (a revert races no newer deploy)."""
         now = utcnow()
         with self.db.write() as conn:
             row = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
             if row is not None and row.spec == spec:
                 return _deployment(row)
+            if expect_revision is not None and (row is None or row.revision != expect_revision):
+                return self._get(conn, name)
             if row is None:
                 revision = 1
                 conn.execute(
@@ -51,10 +65,12 @@ class DeploymentRepo:
                     .where(D.c.name == name)
                     .values(spec=spec, state=state, revision=revision, updated_at=now)
                 )
-            self._event(conn, name, "applied", revision, {"strategy": spec.get("strategy")})
+            self._event(
+                conn, name, kind, revision, {"strategy": spec.get("strategy"), **(detail or {})}
+            )
             audit(
                 conn,
-                "deployment.apply",
+                f"deployment.{'apply' if kind == 'applied' else kind}",
                 f"deployments:/{name}",
                 None if row is None else row.spec,
                 spec,
@@ -106,6 +122,95 @@ class DeploymentRepo:
         with self.db.write() as conn:
             dep = self._get(conn, name)
             self._event(conn, name, kind, dep.revision, detail)
+
+    # -- workers: each server process reports what it serves --------------------------------
+    def report_worker(
+        self,
+        name: str,
+        worker: str,
+        revision: int,
+        versions: dict[str, str],
+        status: str,
+        detail: str = "",
+    ) -> None:
+        with self.db.write() as conn:
+            self._put_worker(conn, name, worker, revision, versions, status, detail)
+
+    def claim_upgrade(self, name: str, worker: str, revision: int, stale_s: float) -> bool:
+        """Take the one upgrade slot of a rolling update; False while another live worker
+        holds it (a worker silent for ``stale_s`` seconds has died and loses it)."""
+        with self.db.write() as conn:
+            dep = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
+            if dep is None or dep.revision != revision:
+                return False
+            fresh = utcnow() - timedelta(seconds=stale_s)
+            busy = conn.execute(
+                select(W.c.worker).where(
+                    W.c.deployment == name,
+                    W.c.worker != worker,
+                    W.c.status == "upgrading",
+                    W.c.updated_at >= fresh,
+                )
+            ).first()
+            if busy is not None:
+                return False
+            mine = conn.execute(
+                select(W).where(W.c.deployment == name, W.c.worker == worker)
+            ).first()
+            versions = dict(mine.versions) if mine is not None else {}
+            old = mine.revision if mine is not None else 0
+            self._put_worker(
+                conn, name, worker, old, versions, "upgrading", f"to revision {revision}"
+            )
+            return True
+
+    def workers(self, name: str, stale_s: float | None = None) -> list[DeploymentWorker]:
+        """The workers of ``name``; with ``stale_s``, only those heard from that recently."""
+        query = select(W).where(W.c.deployment == name)
+        if stale_s is not None:
+            query = query.where(W.c.updated_at >= utcnow() - timedelta(seconds=stale_s))
+        with self.db.read() as conn:
+            return [
+                DeploymentWorker(
+                    r.deployment,
+                    r.worker,
+                    r.revision,
+                    r.versions,
+                    r.status,
+                    r.detail,
+                    r.started_at,
+                    r.updated_at,
+                )
+                for r in conn.execute(query.order_by(W.c.started_at, W.c.worker))
+            ]
+
+    def remove_worker(self, name: str, worker: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(delete(W).where(W.c.deployment == name, W.c.worker == worker))
+
+    def _put_worker(
+        self,
+        conn: Connection,
+        name: str,
+        worker: str,
+        revision: int,
+        versions: dict[str, str],
+        status: str,
+        detail: str,
+    ) -> None:
+        now = utcnow()
+        values = {
+            "revision": revision,
+            "versions": versions,
+            "status": status,
+            "detail": detail,
+            "updated_at": now,
+        }
+        done = conn.execute(
+            update(W).where(W.c.deployment == name, W.c.worker == worker).values(**values)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(W).values(deployment=name, worker=worker, started_at=now, **values))
 
     def get(self, name: str) -> Deployment:
         with self.db.read() as conn:

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -286,6 +286,19 @@ deployment_events = Table(
     Column("revision", Integer, nullable=False),
     Column("actor", String(128), nullable=False),
     Column("detail", Json, nullable=False, default=dict),
+)
+
+deployment_workers = Table(
+    "deployment_workers",
+    metadata,
+    Column("deployment", String(128), primary_key=True),
+    Column("worker", String(128), primary_key=True),  # host:pid
+    Column("revision", Integer, nullable=False),  # the revision it serves
+    Column("versions", Json, nullable=False),  # variant -> models:/NAME/VERSION
+    Column("status", String(16), nullable=False),  # ready, upgrading, failed
+    Column("detail", Text, nullable=False, default=""),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),  # the heartbeat
 )
 
 predictions = Table(

@@ -1,0 +1,74 @@
+"""``podium serve TARGET --workers N``: N processes on one socket, supervised by uvicorn.
+
+The parent binds the socket and restarts a worker that dies; each worker builds its own app
+from ``PODIUM_SERVE_TARGET`` (spawned processes share no memory). Workers of a deployment
+coordinate through the store, which is also what lets a rolling update replace their
+models one worker at a time.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from typing import Any
+
+from podium.core.errors import NotFoundError
+from podium.workspace import Workspace
+
+TARGET_ENV = "PODIUM_SERVE_TARGET"
+
+
+def is_deployment(ws: Workspace, target: str) -> bool:
+    """A bare name that is a deployment is served as one; anything else is a model."""
+    if any(c in target for c in "/@:"):
+        return False
+    try:
+        ws.store.deployments.get(target)
+    except NotFoundError:
+        return False
+    return True
+
+
+def app_for(target: str, ws: Workspace | None = None) -> tuple[Any, str]:
+    """The app serving ``target`` (a deployment name or a model URI) and a description."""
+    from podium.registry import Registry
+    from podium.serving.app import create_app
+    from podium.serving.deployment import create_deployment_app
+
+    ws = ws or Workspace.current()
+    if is_deployment(ws, target):
+        return create_deployment_app(target, workspace=ws), f"deployment {target!r}"
+    predictor = Registry(ws.store, ws.artifacts).load(target)
+    what = f"{predictor.version.uri if predictor.version else target} ({predictor.flavor})"
+    return create_app(predictor), what
+
+
+def app_factory() -> Any:
+    """What each worker process runs (uvicorn ``factory=True``)."""
+    app, _ = app_for(os.environ[TARGET_ENV])
+    gc.collect()
+    gc.freeze()  # see server.serve: long-lived objects out of the collector's sight
+    return app
+
+
+def serve_workers(
+    target: str, host: str, port: int, workers: int, *, access_log: bool = False
+) -> None:
+    """Serve ``target`` from ``workers`` processes sharing one listening socket."""
+    import uvicorn
+
+    from podium.serving.server import is_loopback, log
+
+    if not is_loopback(host):
+        log.warning("Binding %s: the server is reachable from other machines.", host)
+    os.environ[TARGET_ENV] = target
+    uvicorn.run(
+        "podium.serving.workers:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        log_level="warning",
+        timeout_graceful_shutdown=5,
+    )
