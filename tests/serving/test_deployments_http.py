@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,6 +17,11 @@ import podium
 from podium.deploy import apply, deploy_model, promote, set_traffic
 from podium.serving import RunningServer, create_deployment_app, start_in_thread
 from podium.workspace import Workspace
+
+# One keep-alive client for the module: a new connection per request costs more than the
+# request itself.
+HTTP = httpx.Client(timeout=10)
+atexit.register(HTTP.close)
 
 
 class Broken:
@@ -68,7 +74,7 @@ def _until(check: Callable[[], bool], timeout: float = 3.0) -> None:
 
 
 def _variant(url: str, body: Any, **headers: str) -> str:
-    r = httpx.post(f"{url}/predict", json=body, headers=headers)
+    r = HTTP.post(f"{url}/predict", json=body, headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["x-podium-variant"] == r.json()["variant"]
     return str(r.json()["variant"])
@@ -79,7 +85,7 @@ def test_a_single_deployment_answers_with_variant_version_and_prediction_id(
 ) -> None:
     deploy_model(workspace, "churn@champion", "one")
     srv = serve("one")
-    r = httpx.post(f"{srv.url}/predict", json=_row(models), headers={"x-request-id": "abc"})
+    r = HTTP.post(f"{srv.url}/predict", json=_row(models), headers={"x-request-id": "abc"})
     out = r.json()
     assert (out["variant"], out["prediction_id"]) == ("main", "abc")
     assert r.headers["x-podium-model-version"] == "models:/churn/1"
@@ -93,12 +99,12 @@ def test_a_single_deployment_answers_with_variant_version_and_prediction_id(
             }
         ]
     }
-    assert httpx.post(f"{srv.url}/v2/models/one/infer", json=v2).json()["variant"] == "main"
-    assert httpx.post(f"{srv.url}/v2/models/other/infer", json=v2).status_code == 404
+    assert HTTP.post(f"{srv.url}/v2/models/one/infer", json=v2).json()["variant"] == "main"
+    assert HTTP.post(f"{srv.url}/v2/models/other/infer", json=v2).status_code == 404
     deploy_model(workspace, "churn@challenger", "one")  # a new revision, no restart
     _until(
         lambda: (
-            httpx.post(f"{srv.url}/predict", json=_row(models)).headers["x-podium-model-version"]
+            HTTP.post(f"{srv.url}/predict", json=_row(models)).headers["x-podium-model-version"]
             == "models:/churn/2"
         )
     )
@@ -229,14 +235,14 @@ def test_a_broken_shadow_never_touches_the_answer(
         assert _variant(srv.url, body) == "main"
 
     def counted() -> bool:
-        shadows = httpx.get(f"{srv.url}/deployment").json()["shadows"]
+        shadows = HTTP.get(f"{srv.url}/deployment").json()["shadows"]
         return (
             shadows.get("copy", {}).get("requests") == 20
             and shadows.get("bad", {}).get("errors") == 20
         )
 
     _until(counted)
-    shadows = httpx.get(f"{srv.url}/deployment").json()["shadows"]
+    shadows = HTTP.get(f"{srv.url}/deployment").json()["shadows"]
     assert shadows["copy"]["agreement"] == 1.0
 
 
@@ -247,9 +253,9 @@ def test_predictions_are_logged_and_feedback_joins_them(
     srv = serve("logged")
     ids = []
     for i in range(5):
-        r = httpx.post(f"{srv.url}/predict", json=_row(models), headers={"x-request-id": f"p{i}"})
+        r = HTTP.post(f"{srv.url}/predict", json=_row(models), headers={"x-request-id": f"p{i}"})
         ids.append(r.json()["prediction_id"])
-    r = httpx.post(
+    r = HTTP.post(
         f"{srv.url}/feedback",
         json=[{"prediction_id": "p0", "label": 0}, {"prediction_id": "p1", "reward": 1.0}],
     )
@@ -286,7 +292,7 @@ def test_bad_feedback_is_a_422_naming_the_field(
     field: str,
 ) -> None:
     deploy_model(workspace, "churn@champion", "fb")
-    r = httpx.post(f"{serve('fb').url}/feedback", json=body)
+    r = HTTP.post(f"{serve('fb').url}/feedback", json=body)
     assert r.status_code == 422 and r.json()["field"] == field
 
 
@@ -304,10 +310,10 @@ def test_bandit_rewards_shift_traffic_and_survive_a_restart(
     srv = serve("bandit")
     body = _row(models)
     for i in range(300):
-        r = httpx.post(f"{srv.url}/predict", json=body, headers={"x-request-id": f"b{i}"})
+        r = HTTP.post(f"{srv.url}/predict", json=body, headers={"x-request-id": f"b{i}"})
         variant = r.json()["variant"]
         reward = 1.0 if (variant == "good") == (i % 10 < 8) else 0.0  # good 0.8, bad 0.2
-        httpx.post(f"{srv.url}/feedback", json={"prediction_id": f"b{i}", "reward": reward})
+        HTTP.post(f"{srv.url}/feedback", json={"prediction_id": f"b{i}", "reward": reward})
         if i % 50 == 49:
             time.sleep(0.3)  # let a flush fold the rewards in and the router catch up
     _until(
@@ -338,7 +344,7 @@ def _canary(workspace: Workspace, candidate: str) -> None:
 
 
 def _traffic(url: str, body: Any, n: int) -> Counter[int]:
-    return Counter(httpx.post(f"{url}/predict", json=body).status_code for _ in range(n))
+    return Counter(HTTP.post(f"{url}/predict", json=body).status_code for _ in range(n))
 
 
 def test_a_good_canary_is_promoted_step_by_step(
