@@ -128,7 +128,8 @@ def test_cli_deploy_list_status_history(churn: Workspace, tmp_path: Path) -> Non
     ]
     assert names == sorted(["one", "churn-ab"])
     status = json.loads(runner.invoke(app, ["deployments", "status", "one", "--json"]).stdout)
-    assert status["resolved"] == {"main": "models:/churn/1"}
+    assert status["variants"]["main"]["resolves_to"] == "models:/churn/1"
+    assert status["variants"]["main"]["requests"] == 0 and status["workers"] == []
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nvariants: {a: {model: 'm/1', oops: 1}}\n")
     r = runner.invoke(app, ["deploy", "-f", str(bad)])

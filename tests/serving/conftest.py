@@ -52,3 +52,38 @@ def served(tmp_path_factory: pytest.TempPathFactory, trained: Trained) -> Iterat
 
 def record(trained: Trained, i: int = 0) -> dict[str, Any]:
     return {k: float(v) for k, v in trained.X.iloc[i].items()}
+
+
+@dataclass
+class CliServer:
+    url: str
+    process: Any
+
+
+@pytest.fixture
+def cli_server(tmp_path: Path) -> Iterator[Any]:
+    """Start `podium serve ARGS` as a real process on a free port; stopped at teardown."""
+    import subprocess
+    import sys
+
+    from podium.demos.quickstart import _stop, _wait_ready, free_port
+
+    started: list[Any] = []
+
+    def start(*args: str) -> CliServer:
+        port = free_port()
+        log = tmp_path / f"server-{port}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "podium", "serve", *args, "--port", str(port)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, proc, log)
+        return CliServer(url, proc)
+
+    yield start
+    for proc in started:
+        _stop(proc)

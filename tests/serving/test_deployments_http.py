@@ -12,9 +12,12 @@ import httpx
 import pytest
 from sklearn.dummy import DummyClassifier
 from tests.conftest import Trained
+from typer.testing import CliRunner
 
 import podium
+from podium.cli.main import app
 from podium.deploy import apply, deploy_model, promote, set_traffic
+from podium.deploy.report import summary
 from podium.serving import RunningServer, create_deployment_app, start_in_thread
 from podium.workspace import Workspace
 
@@ -221,10 +224,11 @@ def test_a_broken_shadow_never_touches_the_answer(
         {
             "name": "sh",
             "strategy": "shadow",
-            "shadow": {"primary": "main", "shadows": ["copy", "bad"]},
+            "shadow": {"primary": "main", "shadows": ["copy", "ones", "bad"]},
             "variants": {
                 "main": {"model": "churn@champion"},
                 "copy": {"model": "churn@champion"},
+                "ones": {"model": "churn@challenger"},
                 "bad": {"model": "broken/1"},
             },
         },
@@ -244,6 +248,51 @@ def test_a_broken_shadow_never_touches_the_answer(
     _until(counted)
     shadows = HTTP.get(f"{srv.url}/deployment").json()["shadows"]
     assert shadows["copy"]["agreement"] == 1.0
+    # The log keeps each shadow's answer beside the primary's: status reads it from there.
+    _until(lambda: summary(workspace, "sh")["shadows"].get("bad", {}).get("errors") == 20)
+    logged = summary(workspace, "sh")
+    assert logged["variants"]["main"]["requests"] == 20
+    assert logged["shadows"]["copy"] == {
+        **logged["shadows"]["copy"],
+        "requests": 20,
+        "agreement": 1.0,
+    }
+    assert logged["shadows"]["ones"]["agreement"] == 0.0  # the row is malignant; ones says 1
+    text = CliRunner().invoke(app, ["deployments", "status", "sh"]).stdout
+    assert "Shadows" in text and "100.0%" in text
+
+
+def test_status_shows_the_ab_test_and_its_winner(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "ab",
+            "strategy": "ab",
+            "ab": {"weights": {"a": 50, "b": 50}},
+            "variants": {"a": {"model": "churn@champion"}, "b": {"model": "churn@challenger"}},
+        },
+    )
+    srv = serve("ab")
+    body = _row(models)
+    seen: Counter[str] = Counter()
+    for i in range(240):
+        r = HTTP.post(f"{srv.url}/predict", json=body, headers={"x-podium-key": f"user-{i}"})
+        variant = r.json()["variant"]
+        seen[variant] += 1
+        good = seen[variant] % 10 < (8 if variant == "a" else 3)  # a converts 80%, b 30%
+        HTTP.post(
+            f"{srv.url}/feedback",
+            json={"prediction_id": r.json()["prediction_id"], "reward": float(good)},
+        )
+    _until(lambda: summary(workspace, "ab")["variants"]["b"]["feedback"] == seen["b"])
+    s = summary(workspace, "ab")
+    assert {v: s["variants"][v]["requests"] for v in "ab"} == dict(seen)
+    sig = s["significance"]
+    assert sig["winner"] == "a" and sig["p_value"] < 1e-6, sig
+    text = CliRunner().invoke(app, ["deployments", "status", "ab"]).stdout
+    assert "winner a" in text
 
 
 def test_predictions_are_logged_and_feedback_joins_them(

@@ -71,25 +71,90 @@ def list_deployments(json_: JsonOpt = False) -> None:
 
 
 @app.command("status")
-def status(name: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> None:
-    """A deployment's strategy, variants and the versions they resolve to now."""
-    from podium.deploy import resolved_versions
+def status(
+    name: Annotated[str, typer.Argument()],
+    window: Annotated[
+        int, typer.Option(min=1, help="Newest logged predictions to count.")
+    ] = 10_000,
+    json_: JsonOpt = False,
+) -> None:
+    """Variants and their figures, the A/B test, shadows, bandit and workers at a glance."""
+    from podium.deploy.report import summary
 
-    ws = Workspace.current()
-    dep = ws.store.deployments.get(name)
-    versions = resolved_versions(ws, dep)
+    s = summary(Workspace.current(), name, window=window)
     if json_:
-        print_json({**dep.to_dict(), "resolved": versions})
+        print_json(s)
         return
     out.print(
-        f"{dep.name}: {dep.spec['strategy']}, revision {dep.revision}, {dep.status}"
-        + (f", state {dep.state}" if dep.state else "")
+        f"{s['name']}: {s['spec']['strategy']}, revision {s['revision']}, {s['status']}"
+        + (f", state {s['state']}" if s["state"] else "")
+        + f"  (figures over the newest {s['window']} predictions)"
     )
     table(
         None,
-        ["variant", "model", "resolves to"],
-        [[v, dep.spec["variants"][v]["model"], versions[v]] for v in dep.spec["variants"]],
+        ["variant", "model", "resolves to", "requests", "errors", "p50 ms", "p99 ms", "feedback"],
+        [
+            [
+                v,
+                f["model"],
+                f["resolves_to"],
+                f["requests"],
+                f"{f['error_rate']:.1%}" if f["requests"] else "-",
+                _ms(f["p50_ms"]),
+                _ms(f["p99_ms"]),
+                f"{f['feedback_mean']:.3f} (n={f['feedback']})" if f["feedback"] else "-",
+            ]
+            for v, f in s["variants"].items()
+        ],
     )
+    sig = s.get("significance")
+    if sig:
+        verdict = (
+            f"winner {sig['winner']}"
+            if sig["winner"]
+            else "no significant difference yet"
+            if sig["p_value"] is not None
+            else "not enough feedback yet (30 a variant)"
+        )
+        p = f"p = {sig['p_value']:.4g}, " if sig["p_value"] is not None else ""
+        out.print(f"A/B on {sig['metric']} (Welch's t-test): {p}{verdict}")
+    if s.get("bandit"):
+        out.print(
+            "Bandit: "
+            + ", ".join(
+                f"{v} {b['share']:.0%} of traffic"
+                + (f", mean reward {b['mean_reward']:.3f}" if b["mean_reward"] is not None else "")
+                for v, b in s["bandit"].items()
+            )
+        )
+    if s["shadows"]:
+        table(
+            "Shadows",
+            ["shadow", "mirrored", "errors", "agreement", "p50 ms"],
+            [
+                [v, f["requests"], f["errors"], f"{f['agreement']:.1%}", _ms(f["p50_ms"])]
+                for v, f in s["shadows"].items()
+            ],
+        )
+    if s["workers"]:
+        table(
+            "Workers",
+            ["worker", "revision", "status", "serves", "detail"],
+            [
+                [
+                    w["worker"],
+                    w["revision"],
+                    w["status"],
+                    ", ".join(f"{k}={u}" for k, u in w["versions"].items()),
+                    w["detail"],
+                ]
+                for w in s["workers"]
+            ],
+        )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 @app.command("history")

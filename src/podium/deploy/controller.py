@@ -24,9 +24,11 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, VariantStats]:
     """Per-variant requests, errors, latencies, predictions and feedback from the log."""
     out: dict[str, VariantStats] = {}
     for r in rows:
+        outputs = r["outputs"]
+        if "shadow_of" in outputs:  # a mirrored request: it answered nobody
+            continue
         s = out.setdefault(r["variant"], VariantStats())
         s.requests += 1
-        outputs = r["outputs"]
         if "error" in outputs:
             s.errors += 1
             continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -24,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from podium.core.errors import NotFoundError, PodiumError, ValidationError
 from podium.deploy import revert
+from podium.deploy.report import STALE_S
 from podium.registry import Predictor, Registry
 from podium.serving.app import (
     Limits,
@@ -40,10 +42,7 @@ from podium.serving.router import Route, Router
 from podium.workspace import Workspace
 
 log = logging.getLogger("podium.serving")
-# Workers report what they serve every HEARTBEAT_S; one silent for STALE_S has died (and
-# loses its turn in a rolling update).
-HEARTBEAT_S = 2.0
-STALE_S = 10.0
+HEARTBEAT_S = 2.0  # how often a worker reports what it serves (STALE_S: when it is dead)
 
 
 @dataclass
@@ -147,24 +146,37 @@ class DeploymentServer(ModelServer):
                 proba,
                 1000 * (time.perf_counter() - t0),
             )
-        for shadow in route.shadows if route else ():
-            task = asyncio.get_running_loop().create_task(self._shadow(shadow, x, labels))
+        for shadow in route.shadows if route and request else ():
+            pid = request.state.request_id  # type: ignore[union-attr]
+            task = asyncio.get_running_loop().create_task(self._shadow(shadow, x, labels, pid))
             self._tasks.add(task)  # keep a reference until done
             task.add_done_callback(self._tasks.discard)
         return labels, proba
 
-    async def _shadow(self, variant: str, x: Any, primary: list[Any]) -> None:
-        """Mirror a request: never affects the answer, its latency or its errors."""
+    async def _shadow(self, variant: str, x: Any, primary: list[Any], pid: str) -> None:
+        """Mirror a request: never affects the answer, its latency or its errors. The shadow's
+        prediction is logged under ``PID~VARIANT`` with whether it agrees with the primary."""
         stats = self.shadow_stats.setdefault(variant, ShadowStats())
         stats.requests += 1
+        predictor = self.variants[variant]
+        version = predictor.version.uri if predictor.version else ""
+        extra: dict[str, Any] = {"shadow_of": pid}
+        sid = f"{pid}~{variant}"
+        if len(sid) > 128:  # the log's id column; the link to the primary stays in extra
+            sid = hashlib.sha256(sid.encode()).hexdigest()
         t0 = time.perf_counter()
         try:
-            labels, _ = await run_in_threadpool(self.variants[variant].infer, x)
+            labels, proba = await run_in_threadpool(predictor.infer, x)
         except Exception:  # a failing shadow is counted, never raised
             stats.errors += 1
+            self.log.add_error(sid, variant, version, 500, extra)
             return
-        stats.seconds += time.perf_counter() - t0
-        stats.agree += int(labels == primary)
+        seconds = time.perf_counter() - t0
+        stats.seconds += seconds
+        agrees = labels == primary
+        stats.agree += int(agrees)
+        extra["agrees"] = agrees
+        self.log.add(sid, variant, version, x, labels, proba, 1000 * seconds, extra)
 
     # -- reconciling to the store -------------------------------------------------------------
     async def reconcile_forever(self) -> None:

@@ -54,11 +54,17 @@ class PredictionLog:
         labels: list[Any],
         proba: Any,
         latency_ms: float,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        self.pending.append((pid, utcnow(), variant, version, x, labels, proba, latency_ms))
+        """Log a prediction; ``extra`` joins its outputs (a shadow's ``shadow_of``, ``agrees``)."""
+        self.pending.append(
+            (pid, utcnow(), variant, version, x, labels, proba, latency_ms, None, extra)
+        )
 
-    def add_error(self, pid: str, variant: str, version: str, code: int) -> None:
-        self.pending.append((pid, utcnow(), variant, version, None, None, None, 0.0, code))
+    def add_error(
+        self, pid: str, variant: str, version: str, code: int, extra: dict[str, Any] | None = None
+    ) -> None:
+        self.pending.append((pid, utcnow(), variant, version, None, None, None, 0.0, code, extra))
 
     def add_feedback(self, items: list[dict[str, Any]]) -> None:
         now = utcnow()
@@ -125,6 +131,7 @@ def _row(
     proba: Any,
     latency_ms: float,
     error: int | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     if error is not None:  # a failed request, counted by the canary's error-rate gate
         return {
@@ -134,7 +141,7 @@ def _row(
             "variant": variant,
             "model_version": version,
             "inputs": [],
-            "outputs": {"error": error},
+            "outputs": {"error": error, **(extra or {})},
             "latency_ms": latency_ms,
         }
     if isinstance(x, np.ndarray):
@@ -144,6 +151,7 @@ def _row(
     outputs: dict[str, Any] = {"predictions": labels}
     if proba is not None:
         outputs["probabilities"] = proba
+    outputs.update(extra or {})
     return {
         "id": pid,
         "at": at,
