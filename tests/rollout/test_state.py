@@ -33,8 +33,10 @@ def test_bluegreen_promote_and_rollback_switch_at_once() -> None:
     with pytest.raises(ValidationError, match="no previous colour"):
         rs.rollback(BG, s)
     s = rs.promote(BG, s)
-    assert s == {"live": "green", "previous": "blue"}
-    assert rs.rollback(BG, s) == {"live": "blue", "previous": "green"}
+    assert s == {"live": "green", "previous": "blue", "switched_at": s["switched_at"]}
+    back = rs.rollback(BG, s)
+    assert (back["live"], back["previous"]) == ("blue", "green")
+    assert back["switched_at"] >= s["switched_at"]
     assert rs.set_traffic(BG, s, {"blue": 100, "green": 0})["live"] == "blue"
     with pytest.raises(ValidationError, match="all or nothing"):
         rs.set_traffic(BG, s, {"blue": 50, "green": 50})

@@ -88,7 +88,7 @@ def test_a_rolling_update_replaces_workers_one_at_a_time_and_reverts_a_bad_versi
         assert kinds[:3] == ["rolled_out", "worker_upgraded", "worker_upgraded"]
         mark = load.mark()
         load.wait_for(lambda: load.requests > mark + 200)
-        assert load.headers["x-podium-model-version"]["models:/churn/2"] > 0
+        assert load.seen("x-podium-model-version")["models:/churn/2"] > 0
 
         # A version that predicts differently here than at registration: refused, reverted.
         with workspace.store.db.write() as conn:
@@ -108,6 +108,6 @@ def test_a_rolling_update_replaces_workers_one_at_a_time_and_reverts_a_bad_versi
         mark = load.mark()
         load.wait_for(lambda: load.requests > mark + 200)
     assert load.failures == []
-    assert load.headers["x-podium-model-version"]["models:/churn/3"] == 0
+    assert load.seen("x-podium-model-version")["models:/churn/3"] == 0
     workers = {w.versions["main"] for w in workspace.store.deployments.workers("rolling", 10)}
     assert workers == {"models:/churn/2"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from podium.core.clock import utcnow
 from podium.core.errors import ValidationError
 from podium.rollout.bandit import BanditState
 
@@ -38,7 +39,7 @@ def promote(spec: dict[str, Any], state: State) -> State:
     if strategy == "bluegreen":
         live = state["live"]
         other = next(v for v in (spec["bluegreen"]["live"], spec["bluegreen"]["idle"]) if v != live)
-        return {"live": other, "previous": live}
+        return {"live": other, "previous": live, "switched_at": utcnow().isoformat()}
     if strategy == "canary":
         if state.get("status") in ("promoted", "rolled_back"):
             raise ValidationError(
@@ -65,7 +66,11 @@ def rollback(spec: dict[str, Any], state: State) -> State:
                 field="live",
                 hint="Promote first; rollback undoes it.",
             )
-        return {"live": state["previous"], "previous": state["live"]}
+        return {
+            "live": state["previous"],
+            "previous": state["live"],
+            "switched_at": utcnow().isoformat(),
+        }
     if strategy == "canary":
         return {**state, "percent": 0, "status": "rolled_back"}
     raise _unsupported("rollback", strategy)

@@ -17,13 +17,15 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from podium.core.errors import NotFoundError, PodiumError, ValidationError
+from podium.core.clock import utcnow
+from podium.core.errors import ConflictError, NotFoundError, PodiumError, ValidationError
 from podium.deploy import revert
 from podium.deploy.report import STALE_S
 from podium.registry import Predictor, Registry
@@ -80,10 +82,12 @@ class DeploymentServer(ModelServer):
         self._tasks: set[asyncio.Task[None]] = set()
         super().__init__(list(self.variants.values())[:1], limits)
 
-    def _load(self, spec: dict[str, Any]) -> dict[str, Predictor]:
-        """Load every variant and prove it predicts as at registration, before any traffic."""
+    def _load(self, spec: dict[str, Any], only: set[str] | None = None) -> dict[str, Predictor]:
+        """Load the variants and prove each predicts as at registration, before any traffic."""
         loaded = {}
         for variant, s in spec["variants"].items():
+            if only is not None and variant not in only:
+                continue
             predictor = self.registry.load(s["model"])
             self.registry.verify(predictor)
             loaded[variant] = predictor
@@ -108,26 +112,32 @@ class DeploymentServer(ModelServer):
             self.find(name)
         route = self.router.choose(request.headers, record)
         request.state.route = route
-        return self.variants[route.variant]
+        predictor = self.variants.get(route.variant)
+        if predictor is None:  # only a blue-green colour past its keep-warm time
+            raise ConflictError(
+                f"Variant {route.variant!r} of {self.name!r} is cold: it was released "
+                "keep_warm_s after traffic left it.",
+                hint=f"`podium deployments rollback {self.name}` loads it again.",
+            )
+        # Kept with the request: a swap while it runs must not change what it reports.
+        request.state.version = predictor.version.uri if predictor.version else ""
+        return predictor
 
     def decorate(self, request: Request, payload: Any, request_id: str) -> dict[str, str] | None:
         route: Route = request.state.route
-        predictor = self.variants[route.variant]
         if isinstance(payload, dict):
             payload["variant"] = route.variant
             payload["prediction_id"] = request_id
         return {
             "x-podium-variant": route.variant,
-            "x-podium-model-version": predictor.version.uri if predictor.version else "",
+            "x-podium-model-version": request.state.version,
             "x-podium-prediction-id": request_id,
         }
 
     def failed(self, request: Request, request_id: str, code: int) -> None:
         route: Route | None = getattr(request.state, "route", None)
         if route is not None and code >= 500:  # the variant failed, not the client
-            predictor = self.variants[route.variant]
-            version = predictor.version.uri if predictor.version else ""
-            self.log.add_error(request_id, route.variant, version, code)
+            self.log.add_error(request_id, route.variant, request.state.version, code)
 
     async def infer(
         self, predictor: Predictor, x: Any, request: Request | None = None
@@ -158,7 +168,9 @@ class DeploymentServer(ModelServer):
         prediction is logged under ``PID~VARIANT`` with whether it agrees with the primary."""
         stats = self.shadow_stats.setdefault(variant, ShadowStats())
         stats.requests += 1
-        predictor = self.variants[variant]
+        predictor = self.variants.get(variant)
+        if predictor is None:  # dropped by a new revision meanwhile
+            return
         version = predictor.version.uri if predictor.version else ""
         extra: dict[str, Any] = {"shadow_of": pid}
         sid = f"{pid}~{variant}"
@@ -205,11 +217,16 @@ class DeploymentServer(ModelServer):
         dep = await run_in_threadpool(self.ws.store.deployments.get, self.name)
         if dep.revision != self.revision and dep.revision != self.failed_revision:
             return await self._upgrade(dep)
-        if dep.state != self.state:
-            self.router = Router(dep.spec, dep.state)
-            self.state = dep.state
-            return True
-        return False
+        needed = _needed(dep.spec, dep.state)
+        if dep.state == self.state and needed == set(self.variants):
+            return False
+        variants = {v: p for v, p in self.variants.items() if v in needed}
+        missing = needed - set(variants)
+        if missing:  # a cold colour is live again: load it before traffic moves to it
+            variants.update(await run_in_threadpool(self._load, dep.spec, missing))
+        self.variants, self.router = variants, Router(dep.spec, dep.state)
+        self.state = dep.state
+        return True
 
     async def _upgrade(self, dep: Any) -> bool:
         """Move to a new revision: load and verify its models off the event loop, then swap
@@ -260,6 +277,18 @@ class DeploymentServer(ModelServer):
         workers = store.workers(self.name, STALE_S)
         if all(w.revision == self.revision and w.status == "ready" for w in workers):
             store.record(self.name, "rolled_out", {"workers": len(workers), **self.versions()})
+
+
+def _needed(spec: dict[str, Any], state: dict[str, Any]) -> set[str]:
+    """The variants to keep loaded: all, but a blue-green pair's previous colour only for
+    ``keep_warm_s`` after the switch (a rollback within that time is instant)."""
+    names = set(spec["variants"])
+    previous, at = state.get("previous"), state.get("switched_at")
+    if spec["strategy"] == "bluegreen" and previous and at:
+        age = (utcnow() - datetime.fromisoformat(at)).total_seconds()
+        if age > spec["bluegreen"].get("keep_warm_s", 300):
+            names.discard(previous)
+    return names
 
 
 def create_deployment_app(
