@@ -57,6 +57,10 @@ class Watch:
         self._thread.join()
 
 
+def _kinds(ws: Workspace) -> list[str]:
+    return [e.kind for e in ws.store.deployments.history("rolling")]
+
+
 def _ready_at(ws: Workspace, revision: int) -> bool:
     workers = ws.store.deployments.workers("rolling", 10)
     return len(workers) == WORKERS and all(
@@ -80,12 +84,12 @@ def test_a_rolling_update_replaces_workers_one_at_a_time_and_reverts_a_bad_versi
         # A good version: each worker in turn, then the whole deployment is on it.
         with Watch(workspace) as watch:
             apply(workspace, _spec(2))
-            load.wait_for(lambda: _ready_at(workspace, 2))
+            load.wait_for(lambda: _kinds(workspace)[0] == "rolled_out")
+        assert _ready_at(workspace, 2)
         for snap in watch.snapshots:
             assert sum(status == "upgrading" for _, status in snap.values()) <= 1, snap
         assert any(sorted(r for r, _ in s.values()) == [1, 2] for s in watch.snapshots)
-        kinds = [e.kind for e in workspace.store.deployments.history("rolling")]
-        assert kinds[:3] == ["rolled_out", "worker_upgraded", "worker_upgraded"]
+        assert _kinds(workspace)[:3] == ["rolled_out", "worker_upgraded", "worker_upgraded"]
         mark = load.mark()
         load.wait_for(lambda: load.requests > mark + 200)
         assert load.seen("x-podium-model-version")["models:/churn/2"] > 0

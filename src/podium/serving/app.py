@@ -33,6 +33,7 @@ from podium.core.errors import (
 from podium.registry import Predictor
 from podium.serving import codecs
 from podium.serving import openapi as docs
+from podium.serving.batching import Batching, MicroBatcher
 from podium.serving.docs import add_offline_docs
 from podium.serving.metrics import ServingMetrics
 
@@ -133,13 +134,18 @@ def parse_json(body: bytes) -> Any:
 class ModelServer:
     """The models one server answers for, and the shared work of every predict route."""
 
-    def __init__(self, predictors: list[Predictor], limits: Limits) -> None:
+    def __init__(
+        self, predictors: list[Predictor], limits: Limits, batching: Batching | None = None
+    ) -> None:
         if not predictors:
             raise ValidationError("A server needs at least one model.", field="models")
         self.predictors = {p.name: p for p in predictors}
         self.default = predictors[0]
         self.limits = limits
         self.metrics = ServingMetrics()
+        self.batching = batching
+        self.batchers: dict[int, MicroBatcher] = {}  # by id(predictor)
+        self.arriving = 0  # requests being read and decoded, not yet at the model
         for p in predictors:
             self.metrics.ready.labels(p.name, str(p.version_number or "")).set(1)
 
@@ -167,6 +173,8 @@ class ModelServer:
         t0 = time.perf_counter()
         rid = request_id_of(request)
         predictor = self.default
+        self.arriving += 1
+        request.state.arriving = True
         try:
             body = await read_body(request, self.limits.max_body_bytes)
             request.state.request_id = rid
@@ -190,6 +198,8 @@ class ModelServer:
             )
             response = error_response(err, rid)
             rows = 0
+        finally:  # also when the client goes away mid-request
+            self._arrived(request)
         self.metrics.observe(
             predictor.name,
             str(predictor.version_number or ""),
@@ -213,9 +223,27 @@ class ModelServer:
         """Add to a successful answer; return extra headers (a deployment names its variant)."""
         return None
 
+    def _arrived(self, request: Request | None) -> None:
+        if request is not None and getattr(request.state, "arriving", False):
+            request.state.arriving = False
+            self.arriving -= 1
+
+    def batcher(self, predictor: Predictor) -> MicroBatcher | None:
+        if self.batching is None:
+            return None
+        b = self.batchers.get(id(predictor))
+        if b is None or b.predictor is not predictor:
+            b = MicroBatcher(predictor, self.batching, self.metrics, lambda: self.arriving)
+            self.batchers = {
+                **{k: v for k, v in self.batchers.items() if v.predictor is not predictor},
+                id(predictor): b,
+            }
+        return b
+
     async def infer(
         self, predictor: Predictor, x: Any, request: Request | None = None
     ) -> tuple[list[Any], Any]:
+        self._arrived(request)
         rows = len(x)
         if rows > self.limits.max_rows:
             raise PayloadTooLargeError(
@@ -225,6 +253,9 @@ class ModelServer:
                 hint="Split the batch, or raise PODIUM_MAX_ROWS on the server.",
             )
         try:
+            batcher = self.batcher(predictor)
+            if batcher is not None and rows < batcher.batching.max_batch:
+                return await batcher.infer(x)
             if rows > self.limits.threadpool_rows:
                 return await run_in_threadpool(predictor.infer, x)
             return predictor.infer(x)
@@ -238,19 +269,97 @@ class ModelServer:
             ) from None
 
 
-def create_app(predictors: Predictor | list[Predictor], *, limits: Limits | None = None) -> FastAPI:
+def create_app(
+    predictors: Predictor | list[Predictor],
+    *,
+    limits: Limits | None = None,
+    batching: Batching | None = None,
+) -> FastAPI:
     """The ASGI app serving ``predictors``; mountable inside another FastAPI/Starlette app.
 
     >>> app = create_app(podium.load("models:/churn@champion"))  # doctest: +SKIP
     >>> parent.mount("/churn", app)  # doctest: +SKIP
     """
     plist = predictors if isinstance(predictors, list) else [predictors]
-    return build_app(ModelServer(plist, limits or Limits.from_env()))
+    return build_app(
+        ModelServer(plist, limits or Limits.from_env(), batching or Batching.from_env())
+    )
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class ServingAPI(FastAPI):
+    """FastAPI with a lean path for the prediction routes.
+
+    A prediction POST goes straight to its handler: FastAPI's middleware stack, routing and
+    dependency solving cost more per request than decoding, validating and encoding a row
+    together. The handlers catch every error themselves, so nothing the stack would add is
+    lost; every other route, and the OpenAPI document, are FastAPI's as usual.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast_posts: dict[str, Handler] = {}  # exact path -> handler
+        self.fast_infer: Handler | None = None  # /v2/models/{name}[/versions/{v}]/infer
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            path = _route_path(scope)
+            handler = self.fast_posts.get(path)
+            if handler is None and self.fast_infer is not None:
+                params = _infer_params(path)
+                if params is not None:
+                    scope["path_params"] = params
+                    handler = self.fast_infer
+            if handler is not None:
+                scope["app"] = self
+                response = await handler(Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def _route_path(scope: Any) -> str:
+    """The path below where the app is mounted (as Starlette's routing sees it)."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _infer_params(path: str) -> dict[str, str] | None:
+    """``{"name": ...}`` (and ``"version"``) of an OIP v2 infer path, else None."""
+    parts = path.split("/")
+    if len(parts) == 5 and parts[:3] == ["", "v2", "models"] and parts[4] == "infer":
+        return {"name": parts[3]} if parts[3] else None
+    if (
+        len(parts) == 7
+        and parts[:3] == ["", "v2", "models"]
+        and parts[4] == "versions"
+        and parts[6] == "infer"
+        and parts[3]
+        and parts[5]
+    ):
+        return {"name": parts[3], "version": parts[5]}
+    return None
+
+
+def _telemetry_off() -> dict[str, Any]:
+    """FastAPI's built-in OpenTelemetry checks its providers on every request; podium has its
+    own Prometheus metrics, so it is off unless PODIUM_OTEL=1 (and FastAPI offers it)."""
+    import inspect
+
+    if os.environ.get("PODIUM_OTEL") == "1":
+        return {}
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
     """The FastAPI app around ``server`` (a model server or a deployment server)."""
-    app = FastAPI(
+    app = ServingAPI(
+        **_telemetry_off(),
         lifespan=lifespan,
         title="podium model server",
         version=__version__,
@@ -329,6 +438,12 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
         params = request.path_params
         return await _oip(request, params["name"], params["version"])
 
+    async def fast_infer(request: Request) -> Response:
+        params = request.path_params
+        return await _oip(request, params["name"], params.get("version"))
+
+    app.fast_infer = fast_infer
+
     # -- JSON records -----------------------------------------------------------------------
     @app.post("/predict", tags=["predict"], openapi_extra=docs.PREDICT)
     async def predict(request: Request) -> Response:
@@ -340,6 +455,8 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
             return predictor, codecs.encode_predict(predictor, labels, proba, rid), len(labels)
 
         return await server.predict(request, "predict", run)
+
+    app.fast_posts["/predict"] = predict
 
     # -- SageMaker contract ------------------------------------------------------------------
     @app.get("/ping", tags=["sagemaker"])
@@ -375,6 +492,8 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
             return predictor, out, len(labels)
 
         return await server.predict(request, "invocations", run)
+
+    app.fast_posts["/invocations"] = invocations
 
     # -- Prometheus -----------------------------------------------------------------------------
     @app.get("/metrics", tags=["ops"])

@@ -39,6 +39,7 @@ from podium.serving.app import (
     read_body,
     request_id_of,
 )
+from podium.serving.batching import Batching
 from podium.serving.predlog import PredictionLog
 from podium.serving.router import Route, Router
 from podium.workspace import Workspace
@@ -80,7 +81,8 @@ class DeploymentServer(ModelServer):
         self.shadow_stats: dict[str, ShadowStats] = {}
         self.log = PredictionLog(ws, name)
         self._tasks: set[asyncio.Task[None]] = set()
-        super().__init__(list(self.variants.values())[:1], limits)
+        batching = Batching.from_spec(dep.spec.get("batching")) or Batching.from_env()
+        super().__init__(list(self.variants.values())[:1], limits, batching)
 
     def _load(self, spec: dict[str, Any], only: set[str] | None = None) -> dict[str, Predictor]:
         """Load the variants and prove each predicts as at registration, before any traffic."""
@@ -255,6 +257,8 @@ class DeploymentServer(ModelServer):
         # Swap together, between requests: a request sees the old or the new set, whole.
         self.variants, self.router = variants, Router(dep.spec, dep.state)
         self.revision, self.state, self.spec = dep.revision, dep.state, dep.spec
+        self.batching = Batching.from_spec(dep.spec.get("batching")) or Batching.from_env()
+        self.batchers = {}
         self.status, self.detail = "ready", ""
         log.info("Deployment %s now at revision %s", self.name, dep.revision)
         await run_in_threadpool(self._upgraded, rolling)

@@ -35,6 +35,20 @@ class ServingMetrics:
             ("model", "version"),
             registry=self.registry,
         )
+        self.batch_size = Histogram(
+            "podium_batch_rows",
+            "Rows per model call when micro-batching is on.",
+            ("model", "version"),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=self.registry,
+        )
+        self.batch_wait = Histogram(
+            "podium_batch_queue_seconds",
+            "Time a request waited for its batch to start when micro-batching is on.",
+            ("model", "version"),
+            buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=self.registry,
+        )
         # Label lookups cost more than the increments: cache the children per label set.
         self._timing: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._counts: dict[tuple[str, str, str, str], Any] = {}
