@@ -64,7 +64,53 @@ UVICORN_FLAGS = ["--loop", "uvloop", "--http", "httptools", "--no-access-log"]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "serving.json"
 STARTUP_TIMEOUT_S = 60.0
 WARMUP_S = 2
-CONTENDERS = ("ceiling", "handwritten", "podium-predict", "podium-v2")
+# Deployments served by `podium serve NAME`: each rollout pattern over the same model (a
+# second version of it as the other variant), with the prediction log on.
+PATTERNS: dict[str, dict[str, Any]] = {
+    "direct": {"strategy": "single", "variants": {"main": "champion"}},
+    "shadow": {
+        "strategy": "shadow",
+        "variants": {"main": "champion", "copy": "challenger"},
+        "shadow": {"primary": "main", "shadows": ["copy"]},
+    },
+    "ab": {
+        "strategy": "ab",
+        "variants": {"a": "champion", "b": "challenger"},
+        "ab": {"weights": {"a": 50, "b": 50}},
+    },
+    "bandit": {"strategy": "bandit", "variants": {"a": "champion", "b": "challenger"}},
+    "canary": {
+        "strategy": "canary",
+        "variants": {"stable": "champion", "candidate": "challenger"},
+        "canary": {"steps": [25, 100]},
+    },
+    "flags": {
+        "strategy": "flags",
+        "variants": {"main": "champion", "next": "challenger"},
+        "flags": {
+            "default": "main",
+            "flags": [
+                {
+                    "name": "eu",
+                    "variant": "next",
+                    "rules": [{"attribute": "mean radius", "op": "gt", "value": 100}],
+                }
+            ],
+        },
+    },
+    "batched": {
+        "strategy": "single",
+        "variants": {"main": "champion"},
+        "batching": {"max_batch": 32, "max_wait_ms": 2},
+    },
+}
+CONTENDERS = (
+    "ceiling",
+    "handwritten",
+    "podium-predict",
+    "podium-v2",
+    *(f"pattern-{p}" for p in PATTERNS),
+)
 
 CEILING_APP = '''\
 """The ceiling: read the body, answer a constant; no framework, no model."""
@@ -171,6 +217,7 @@ class Result:
     rounds: list[WrkRun]
     pct_of_ceiling: float | None = None
     ratio_vs_handwritten: float | None = None
+    ratio_vs_direct: float | None = None  # a rollout pattern against the single deployment
 
 
 # -- the model and the workspace -------------------------------------------------------------
@@ -189,6 +236,13 @@ def build_model(workdir: Path) -> tuple[Any, Any]:
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
     os.environ["PODIUM_HOME"] = str(workdir / "podium-home")
     podium.register_model(model, MODEL_NAME, input_example=x, alias="champion")
+    podium.register_model(model, MODEL_NAME, input_example=x, alias="challenger")
+    from podium.deploy import apply
+    from podium.workspace import Workspace
+
+    for name, p in PATTERNS.items():
+        variants = {v: {"model": f"models:/{MODEL_NAME}@{a}"} for v, a in p["variants"].items()}
+        apply(Workspace.current(), {**p, "name": name, "variants": variants})
     joblib.dump(model, workdir / "model.joblib")
     return model, x
 
@@ -209,6 +263,10 @@ def contenders_for(x: Any) -> list[Contender]:
         Contender("handwritten", "handwritten", "handwritten", "/predict", records),
         Contender("podium-predict", "podium /predict", "podium", "/predict", records),
         Contender("podium-v2", "podium v2 infer", "podium", f"/v2/models/{MODEL_NAME}/infer", v2),
+        *(
+            Contender(f"pattern-{p}", f"deploy {p}", f"pattern-{p}", "/predict", records)
+            for p in PATTERNS
+        ),
     ]
 
 
@@ -230,10 +288,14 @@ def server_specs(workdir: Path) -> dict[str, ServerSpec]:
         uri = f"models:/{MODEL_NAME}@champion"
         return [*podium_command(), "serve", uri, "--host", HOST, "--port", str(port)]
 
+    def deployment(name: str) -> Callable[[int], list[str]]:
+        return lambda port: [*podium_command(), "serve", name, "--host", HOST, "--port", str(port)]
+
     return {
         "ceiling": ServerSpec("ceiling", uvicorn("ceiling_app")),
         "handwritten": ServerSpec("handwritten", uvicorn("handwritten_app")),
         "podium": ServerSpec("podium", podium),
+        **{f"pattern-{p}": ServerSpec(f"pattern-{p}", deployment(p)) for p in PATTERNS},
     }
 
 
@@ -445,17 +507,21 @@ def bench_server(
 def add_ratios(results: list[Result]) -> None:
     by_key = {r.key: r for r in results}
     ceiling, handwritten = by_key.get("ceiling"), by_key.get("handwritten")
+    direct = by_key.get("pattern-direct")
     for r in results:
         if ceiling:
             r.pct_of_ceiling = 100 * r.rps / ceiling.rps
         if handwritten:
             r.ratio_vs_handwritten = r.rps / handwritten.rps
+        if direct and r.key.startswith("pattern-"):
+            r.ratio_vs_direct = r.rps / direct.rps
 
 
 # -- reporting -------------------------------------------------------------------------------
 COLUMNS = [
     ("contender", "<16"), ("req/s", ">8"), ("p50 ms", ">7"), ("p99 ms", ">7"), ("errors", ">6"),
     ("startup s", ">9"), ("RSS MB", ">7"), ("% ceiling", ">9"), ("vs handwritten", ">14"),
+    ("vs direct", ">9"),
 ]  # fmt: skip
 
 
@@ -466,10 +532,11 @@ def fmt_row(cells: list[str]) -> str:
 def table_cells(r: Result) -> list[str]:
     pct = "-" if r.pct_of_ceiling is None else f"{r.pct_of_ceiling:.1f}%"
     ratio = "-" if r.ratio_vs_handwritten is None else f"{r.ratio_vs_handwritten:.2f}x"
+    direct = "-" if r.ratio_vs_direct is None else f"{r.ratio_vs_direct:.2f}x"
     errors = f"{r.errors}!" if r.errors else "0"
     return [
         r.label, f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", errors,
-        f"{r.startup_s:.2f}", f"{r.rss_mb:.0f}", pct, ratio,
+        f"{r.startup_s:.2f}", f"{r.rss_mb:.0f}", pct, ratio, direct,
     ]  # fmt: skip
 
 

@@ -133,7 +133,7 @@ class MicroBatcher:
             self.wait.observe(now - item.queued_at)
         self.size.observe(sum(i.rows for i in batch))
         try:
-            x = _concat([i.x for i in batch])
+            x = concat_inputs([i.x for i in batch])
             labels, proba = await run_in_threadpool(self.predictor.infer, x)
         except Exception as exc:
             if len(batch) == 1:
@@ -153,7 +153,7 @@ class MicroBatcher:
             start = end
 
 
-def _concat(parts: list[Any]) -> Any:
+def concat_inputs(parts: list[Any]) -> Any:
     if len(parts) == 1:
         return parts[0]
     if all(isinstance(p, np.ndarray) for p in parts):

@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,12 +40,15 @@ from podium.serving.app import (
     read_body,
     request_id_of,
 )
-from podium.serving.batching import Batching
+from podium.serving.batching import Batching, concat_inputs
 from podium.serving.predlog import PredictionLog
 from podium.serving.router import Route, Router
 from podium.workspace import Workspace
 
 log = logging.getLogger("podium.serving")
+SHADOW_FLUSH_S = 0.02  # mirrored requests are scored in batches this often
+SHADOW_BATCH = 512  # rows per shadow model call at most
+SHADOW_QUEUE = 10_000  # requests waiting for shadows at most; beyond, mirroring skips
 HEARTBEAT_S = 2.0  # how often a worker reports what it serves (STALE_S: when it is dead)
 
 
@@ -53,7 +57,8 @@ class ShadowStats:
     requests: int = 0
     agree: int = 0
     errors: int = 0
-    seconds: float = 0.0
+    dropped: int = 0
+    seconds: float = 0.0  # model time, per batch
 
     def to_dict(self) -> dict[str, float]:
         n = max(self.requests - self.errors, 1)
@@ -61,7 +66,8 @@ class ShadowStats:
             "requests": self.requests,
             "agreement": self.agree / n,
             "errors": self.errors,
-            "mean_latency_ms": 1000 * self.seconds / n,
+            "dropped": self.dropped,
+            "model_ms_per_request": 1000 * self.seconds / n,
         }
 
 
@@ -80,7 +86,8 @@ class DeploymentServer(ModelServer):
         self.failed_revision: int | None = None
         self.shadow_stats: dict[str, ShadowStats] = {}
         self.log = PredictionLog(ws, name)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.shadow_queue: deque[tuple[Any, ...]] = deque()
+        self._shadow_task: asyncio.Task[None] | None = None
         batching = Batching.from_spec(dep.spec.get("batching")) or Batching.from_env()
         super().__init__(list(self.variants.values())[:1], limits, batching)
 
@@ -158,39 +165,67 @@ class DeploymentServer(ModelServer):
                 proba,
                 1000 * (time.perf_counter() - t0),
             )
-        for shadow in route.shadows if route and request else ():
-            pid = request.state.request_id  # type: ignore[union-attr]
-            task = asyncio.get_running_loop().create_task(self._shadow(shadow, x, labels, pid))
-            self._tasks.add(task)  # keep a reference until done
-            task.add_done_callback(self._tasks.discard)
+        if route is not None and route.shadows and request is not None:
+            self.mirror(route.shadows, x, labels, request.state.request_id)
         return labels, proba
 
-    async def _shadow(self, variant: str, x: Any, primary: list[Any], pid: str) -> None:
-        """Mirror a request: never affects the answer, its latency or its errors. The shadow's
-        prediction is logged under ``PID~VARIANT`` with whether it agrees with the primary."""
+    def mirror(self, shadows: list[str], x: Any, primary: list[Any], pid: str) -> None:
+        """Queue a request for its shadows; the answer does not wait for them."""
+        if len(self.shadow_queue) >= SHADOW_QUEUE:  # shadows fell behind: skip, and count it
+            for variant in shadows:
+                self.shadow_stats.setdefault(variant, ShadowStats()).dropped += 1
+            return
+        self.shadow_queue.append((shadows, x, primary, pid))
+        if self._shadow_task is None or self._shadow_task.done():
+            self._shadow_task = asyncio.get_running_loop().create_task(self._shadows())
+
+    async def _shadows(self) -> None:
+        """Score queued requests on each shadow, many rows per model call, off the loop.
+
+        Mirrored requests are never latency-critical, so they are always batched: a shadow
+        costs a fraction of a model call per request instead of a whole one. Whatever a
+        shadow does (raise, hang, disagree) is recorded, never raised.
+        """
+        while self.shadow_queue:
+            await asyncio.sleep(SHADOW_FLUSH_S)
+            items = [self.shadow_queue.popleft() for _ in range(len(self.shadow_queue))]
+            for variant in dict.fromkeys(v for item in items for v in item[0]):
+                mine = [i for i in items if variant in i[0]]
+                for start in range(0, len(mine), SHADOW_BATCH):
+                    await self._shadow(variant, mine[start : start + SHADOW_BATCH])
+
+    async def _shadow(self, variant: str, items: list[tuple[Any, ...]]) -> None:
         stats = self.shadow_stats.setdefault(variant, ShadowStats())
-        stats.requests += 1
         predictor = self.variants.get(variant)
         if predictor is None:  # dropped by a new revision meanwhile
             return
         version = predictor.version.uri if predictor.version else ""
-        extra: dict[str, Any] = {"shadow_of": pid}
-        sid = f"{pid}~{variant}"
-        if len(sid) > 128:  # the log's id column; the link to the primary stays in extra
-            sid = hashlib.sha256(sid.encode()).hexdigest()
+        stats.requests += len(items)
         t0 = time.perf_counter()
         try:
-            labels, proba = await run_in_threadpool(predictor.infer, x)
-        except Exception:  # a failing shadow is counted, never raised
-            stats.errors += 1
-            self.log.add_error(sid, variant, version, 500, extra)
+            labels, proba = await run_in_threadpool(
+                predictor.infer, concat_inputs([i[1] for i in items])
+            )
+        except Exception:
+            stats.errors += len(items)
+            for _, _, _, pid in items:
+                self.log.add_error(
+                    _shadow_id(pid, variant), variant, version, 500, {"shadow_of": pid}
+                )
             return
-        seconds = time.perf_counter() - t0
-        stats.seconds += seconds
-        agrees = labels == primary
-        stats.agree += int(agrees)
-        extra["agrees"] = agrees
-        self.log.add(sid, variant, version, x, labels, proba, 1000 * seconds, extra)
+        ms = 1000 * (time.perf_counter() - t0)
+        stats.seconds += ms / 1000
+        start = 0
+        for _, _, primary, pid in items:
+            end = start + len(primary)
+            agrees = labels[start:end] == primary
+            stats.agree += int(agrees)
+            extra = {"shadow_of": pid, "agrees": agrees}
+            p = proba[start:end] if proba is not None else None
+            # The inputs are the primary's, logged once with it (joined by shadow_of).
+            sid = _shadow_id(pid, variant)
+            self.log.add(sid, variant, version, None, labels[start:end], p, ms, extra)
+            start = end
 
     # -- reconciling to the store -------------------------------------------------------------
     async def reconcile_forever(self) -> None:
@@ -281,6 +316,12 @@ class DeploymentServer(ModelServer):
         workers = store.workers(self.name, STALE_S)
         if all(w.revision == self.revision and w.status == "ready" for w in workers):
             store.record(self.name, "rolled_out", {"workers": len(workers), **self.versions()})
+
+
+def _shadow_id(pid: str, variant: str) -> str:
+    """A shadow's prediction id: ``PID~VARIANT`` (hashed past the log's 128 characters)."""
+    sid = f"{pid}~{variant}"
+    return sid if len(sid) <= 128 else hashlib.sha256(sid.encode()).hexdigest()
 
 
 def _needed(spec: dict[str, Any], state: dict[str, Any]) -> set[str]:

@@ -144,8 +144,10 @@ def _row(
             "outputs": {"error": error, **(extra or {})},
             "latency_ms": latency_ms,
         }
-    if isinstance(x, np.ndarray):
-        inputs: Any = x.tolist()
+    if x is None:  # a shadow's: the same as its primary's
+        inputs: Any = []
+    elif isinstance(x, np.ndarray):
+        inputs = x.tolist()
     else:  # a DataFrame
         inputs = x.astype(object).where(x.notna(), None).values.tolist()
     outputs: dict[str, Any] = {"predictions": labels}
