@@ -26,6 +26,7 @@ def _spec(version: int) -> dict[str, Any]:
     return {
         "name": "rolling",
         "strategy": "rolling",
+        "workers": WORKERS,  # `podium serve rolling` starts this many
         "variants": {"main": {"model": f"models:/churn/{version}"}},
     }
 
@@ -77,7 +78,7 @@ def test_a_rolling_update_replaces_workers_one_at_a_time_and_reverts_a_bad_versi
     podium.register_model(other, "churn", input_example=trained.X)
     podium.register_model(other, "churn", input_example=trained.X)
     apply(workspace, _spec(1))
-    srv = cli_server("rolling", "--workers", str(WORKERS))
+    srv = cli_server("rolling")
     with SteadyLoad(f"{srv.url}/predict", _row(trained), connections=16) as load:
         load.wait_for(lambda: _ready_at(workspace, 1))
 

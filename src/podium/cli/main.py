@@ -230,8 +230,11 @@ def serve(
         int | None, typer.Option(min=0, max=65535, help="Port (default: $PORT, else 8000).")
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, max=64, help="Server processes sharing the port.")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Server processes sharing the port (default: the deployment's)."
+        ),
+    ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
     """Serve a deployment (routing by its strategy) or a model, over OIP v2, /predict and
@@ -244,8 +247,11 @@ def serve(
     bind_port = resolve_port(port)
     ws = Workspace.current()
     docs = "(docs: /docs, metrics: /metrics)"
+    deployment = is_deployment(ws, model_uri)
+    if workers is None:
+        workers = ws.store.deployments.get(model_uri).spec.get("workers", 1) if deployment else 1
     if workers > 1:
-        if not is_deployment(ws, model_uri):
+        if not deployment:
             from podium.registry import Registry
 
             Registry(ws.store, ws.artifacts).get(model_uri)  # a bad reference fails here, once

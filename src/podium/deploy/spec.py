@@ -94,7 +94,9 @@ class FlagsSpec(_Strict):
 
 
 class RollingSpec(_Strict):
-    max_unavailable: int = Field(0, ge=0)
+    max_parallel: int = Field(
+        1, ge=1, le=64, description="Workers that may swap to the new version at the same time."
+    )
 
 
 class BatchingSpec(_Strict):
@@ -109,7 +111,7 @@ class DeploymentSpec(_Strict):
     ] = "single"
     variants: dict[str, Variant] = Field(min_length=1)
     description: str = ""
-    workers: int = Field(1, ge=1, le=64)
+    workers: int = Field(1, ge=1, le=64, description="Processes for `podium serve NAME`.")
     shadow: ShadowSpec | None = None
     ab: ABSpec | None = None
     bandit: BanditSpec | None = None

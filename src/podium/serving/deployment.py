@@ -274,7 +274,9 @@ class DeploymentServer(ModelServer):
         self.status, self.detail = "upgrading", f"to revision {dep.revision}"
         if rolling:
             claim = self.ws.store.deployments.claim_upgrade
-            if not await run_in_threadpool(claim, self.name, self.worker, dep.revision, STALE_S):
+            slots = dep.spec.get("rolling", {}).get("max_parallel", 1)
+            args = (self.name, self.worker, dep.revision, STALE_S, slots)
+            if not await run_in_threadpool(claim, *args):
                 self.status, self.detail = before  # another worker's turn
                 return False
         try:

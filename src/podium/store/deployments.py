@@ -136,9 +136,11 @@ class DeploymentRepo:
         with self.db.write() as conn:
             self._put_worker(conn, name, worker, revision, versions, status, detail)
 
-    def claim_upgrade(self, name: str, worker: str, revision: int, stale_s: float) -> bool:
-        """Take the one upgrade slot of a rolling update; False while another live worker
-        holds it (a worker silent for ``stale_s`` seconds has died and loses it)."""
+    def claim_upgrade(
+        self, name: str, worker: str, revision: int, stale_s: float, slots: int = 1
+    ) -> bool:
+        """Take one of the ``slots`` upgrade slots of a rolling update; False while other
+        live workers hold them all (a worker silent for ``stale_s`` seconds has died)."""
         with self.db.write() as conn:
             dep = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
             if dep is None or dep.revision != revision:
@@ -151,8 +153,8 @@ class DeploymentRepo:
                     W.c.status == "upgrading",
                     W.c.updated_at >= fresh,
                 )
-            ).first()
-            if busy is not None:
+            ).all()
+            if len(busy) >= slots:
                 return False
             mine = conn.execute(
                 select(W).where(W.c.deployment == name, W.c.worker == worker)
