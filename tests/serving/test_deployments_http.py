@@ -484,3 +484,62 @@ def test_flags_change_at_run_time_without_a_redeploy(
     assert r.exit_code == 0 and '"kill": false' in r.stdout
     r = CliRunner().invoke(app, ["flags", "set", "fl2", "nope", "--kill"])
     assert r.exit_code == 1 and "has no flag 'nope'" in r.stderr
+
+
+def test_a_flag_switches_a_pipeline_step_per_request(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace
+) -> None:
+    import copy
+
+    from podium.deploy import set_flag
+
+    apply(
+        workspace,
+        {
+            "name": "steps",
+            "strategy": "flags",
+            "flags": {
+                "default": "main",
+                "flags": [
+                    {
+                        "name": "scaling",
+                        "step": "s",  # the StandardScaler of the churn pipeline
+                        "rules": [{"attribute": "country", "op": "eq", "value": "FR"}],
+                    }
+                ],
+            },
+            "variants": {"main": {"model": "churn@champion"}},
+        },
+    )
+    srv = serve("steps")
+    unscaled = copy.copy(models.model).set_params(s="passthrough")
+    X = models.X.iloc[:100]
+    with_step = models.model.predict_proba(X)[:, 0]
+    without = unscaled.predict_proba(X.to_numpy())[:, 0]
+    i = int(abs(with_step - without).argmax())  # a row on which the step matters
+    assert abs(with_step[i] - without[i]) > 0.1
+    body = {"records": [{k: float(v) for k, v in X.iloc[i].items()}]}
+
+    def proba(**headers: str) -> float:
+        r = HTTP.post(f"{srv.url}/predict", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        return float(r.json()["probabilities"][0][0])
+
+    assert proba(**{"x-podium-attr-country": "FR"}) == pytest.approx(with_step[i], abs=1e-12)
+    assert proba(**{"x-podium-attr-country": "US"}) == pytest.approx(without[i], abs=1e-12)
+    set_flag(workspace, "steps", "scaling", kill=True)  # the step is off for everyone
+    _until(lambda: proba(**{"x-podium-attr-country": "FR"}) == pytest.approx(without[i], abs=1e-12))
+    assert models.model.named_steps["s"] is not None  # the served model was never mutated
+
+
+def test_a_flag_needs_a_variant_or_a_step(workspace: Workspace) -> None:
+    from podium.core.errors import ValidationError
+
+    spec = {
+        "name": "bad",
+        "strategy": "flags",
+        "flags": {"default": "main", "flags": [{"name": "x"}]},
+        "variants": {"main": {"model": "churn/1"}},
+    }
+    with pytest.raises(ValidationError, match=r"flags.flags\[0\]: give either variant"):
+        apply(workspace, spec)

@@ -82,7 +82,12 @@ class RuleSpec(_Strict):
 
 class FlagSpec(_Strict):
     name: str
-    variant: str
+    variant: str | None = Field(None, description="Route the requests the flag is on for here.")
+    step: str | None = Field(
+        None,
+        description="Or: a step of the models' scikit-learn pipeline that runs only for the "
+        "requests the flag is on for (skipped for the others).",
+    )
     rules: list[RuleSpec] = Field(default_factory=list)
     percent: float = Field(100, ge=0, le=100)
     enabled: bool = True
@@ -213,6 +218,9 @@ def _check_consistency(spec: DeploymentSpec, source: str) -> None:
         from podium.rollout import Rule
 
         for i, f in enumerate(spec.flags.flags):  # type: ignore[union-attr]
-            need(f"flags.flags[{i}].variant", [f.variant])
+            if (f.variant is None) == (f.step is None):
+                raise fail(f"flags.flags[{i}]", "give either variant (to route) or step")
+            if f.variant is not None:
+                need(f"flags.flags[{i}].variant", [f.variant])
             for r in f.rules:
                 Rule(r.attribute, r.op, r.value)

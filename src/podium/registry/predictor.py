@@ -91,6 +91,19 @@ class Predictor:
                 # A process-wide filter for this one message: podium checked names and order.
                 warnings.filterwarnings("ignore", message=_FEATURE_NAMES_WARNING)
 
+    def without_steps(self, steps: frozenset[str]) -> Predictor:
+        """This model with the named steps of its scikit-learn pipeline skipped ("passthrough"),
+        sharing every fitted step; the model itself when it has none of them."""
+        named = getattr(self.model, "named_steps", None)
+        present = sorted(s for s in steps if named is not None and s in named)
+        if not present:
+            return self
+        import copy
+
+        model = copy.copy(self.model)  # set_params replaces the steps list, never mutates it
+        model.set_params(**dict.fromkeys(present, "passthrough"))
+        return Predictor(model, self.signature, self.version, self.flavor)
+
     @property
     def name(self) -> str:
         return self.version.model if self.version else "model"

@@ -86,6 +86,7 @@ class DeploymentServer(ModelServer):
         self.failed_revision: int | None = None
         self.shadow_stats: dict[str, ShadowStats] = {}
         self.log = PredictionLog(ws, name)
+        self._step_variants: dict[tuple[int, frozenset[str]], tuple[Predictor, Predictor]] = {}
         self.shadow_queue: deque[tuple[Any, ...]] = deque()
         self._shadow_task: asyncio.Task[None] | None = None
         batching = Batching.from_spec(dep.spec.get("batching")) or Batching.from_env()
@@ -101,6 +102,17 @@ class DeploymentServer(ModelServer):
             self.registry.verify(predictor)
             loaded[variant] = predictor
         return loaded
+
+    def _without(self, predictor: Predictor, steps: frozenset[str]) -> Predictor:
+        """The predictor with flagged-off pipeline steps skipped (built once, then cached)."""
+        key = (id(predictor), steps)
+        found = self._step_variants.get(key)
+        if found is None or found[0] is not predictor:
+            found = (predictor, predictor.without_steps(steps))
+            if len(self._step_variants) > 256:  # old models' entries
+                self._step_variants.clear()
+            self._step_variants[key] = found
+        return found[1]
 
     def versions(self) -> dict[str, str]:
         return {v: p.version.uri if p.version else "" for v, p in self.variants.items()}
@@ -128,6 +140,8 @@ class DeploymentServer(ModelServer):
                 "keep_warm_s after traffic left it.",
                 hint=f"`podium deployments rollback {self.name}` loads it again.",
             )
+        if route.steps_off:
+            predictor = self._without(predictor, route.steps_off)
         # Kept with the request: a swap while it runs must not change what it reports.
         request.state.version = predictor.version.uri if predictor.version else ""
         return predictor

@@ -22,6 +22,7 @@ KEY_HEADER = "x-podium-key"
 class Route:
     variant: str
     shadows: list[str] = field(default_factory=list)
+    steps_off: frozenset[str] = frozenset()  # pipeline steps skipped for this request
 
 
 class Router:
@@ -53,7 +54,8 @@ class Router:
                         f.get("percent", 100),
                         kill=f.get("kill", False),
                     ),
-                    f["variant"],
+                    f.get("variant"),
+                    f.get("step"),
                 )
                 for f in effective_flags(spec, state)  # runtime overrides over the spec
             ]
@@ -83,10 +85,13 @@ class Router:
         if strategy == "flags":
             attrs = {**(record or {}), **_attribute_headers(headers)}
             key = headers.get(KEY_HEADER)
-            for flag, variant in self.flags:
-                if flag.is_on(attrs, key):
-                    return Route(variant)
-            return Route(self.default)
+            off = frozenset(
+                step for flag, _, step in self.flags if step and not flag.is_on(attrs, key)
+            )
+            for flag, variant, _ in self.flags:
+                if variant and flag.is_on(attrs, key):
+                    return Route(variant, steps_off=off)
+            return Route(self.default, steps_off=off)
         return Route(self.variants[0])
 
     def _key(self, headers: Any, record: dict[str, Any] | None) -> str | None:
