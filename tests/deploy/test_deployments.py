@@ -172,3 +172,31 @@ def test_cli_traffic_promote_rollback(churn: Workspace) -> None:
     assert r.exit_code == 1 and "expected VARIANT=PERCENT" in r.stderr
     r = runner.invoke(app, ["deployments", "promote", "churn-ab"])
     assert r.exit_code == 1 and "Cannot promote a 'ab' deployment" in r.stderr
+
+
+def test_the_python_api_mirrors_the_cli(churn: Workspace) -> None:
+    client = podium.Client()
+    dep = client.deploy(
+        {
+            "name": "churn-bg",
+            "strategy": "bluegreen",
+            "variants": {
+                "blue": {"model": "models:/churn@champion"},
+                "green": {"model": "models:/churn@challenger"},
+            },
+            "bluegreen": {"live": "blue", "idle": "green"},
+        }
+    )
+    assert dep.revision == 1 and client.get_deployment("churn-bg").spec == dep.spec
+    assert client.promote("churn-bg").state["live"] == "green"
+    assert client.rollback("churn-bg").state["live"] == "blue"
+    assert client.pause("churn-bg").status == "paused"
+    assert client.resume("churn-bg").status == "active"
+    client.deploy_model("models:/churn/1", "churn-one")
+    assert [d.name for d in client.list_deployments()] == ["churn-bg", "churn-one"]
+    kinds = [e.kind for e in client.deployment_history("churn-bg")]
+    assert kinds[:4] == ["resumed", "paused", "rolled_back", "promoted"]
+    status = client.deployment_status("churn-one")
+    assert status["variants"]["main"]["resolves_to"] == "models:/churn/1"
+    with pytest.raises(NotFoundError):
+        client.set_traffic("nope", {"a": 50})

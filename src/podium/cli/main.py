@@ -237,8 +237,7 @@ def serve(
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
-    """Serve a deployment (routing by its strategy) or a model, over OIP v2, /predict and
-    /invocations."""
+    """Serve a deployment (routing by its strategy) or a model: OIP v2, /predict, /invocations."""
     from podium.serving import serve as run_server
     from podium.serving.server import resolve_port
     from podium.serving.workers import app_for, is_deployment, serve_workers

@@ -6,11 +6,21 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from podium import deploy
 from podium.core.errors import PodiumError
-from podium.core.records import AuditRecord, DataVersion, Model, ModelVersion, Run
+from podium.core.records import (
+    AuditRecord,
+    DataVersion,
+    Deployment,
+    DeploymentEvent,
+    Model,
+    ModelVersion,
+    Run,
+)
 from podium.core.settings import Settings
 from podium.core.signature import Signature
 from podium.data import get_data, load_data, register_data
+from podium.deploy.spec import DeploymentSpec
 from podium.pipelines import load_artifact
 from podium.pipelines.runner import recover_crashed
 from podium.registry import Predictor, Registry
@@ -141,6 +151,61 @@ class Client:
 
     def load_artifact(self, artifact_id: str) -> Any:
         return load_artifact(artifact_id, self.workspace)
+
+    # -- deployments -------------------------------------------------------------------------
+    def deploy(self, source: DeploymentSpec | dict[str, Any] | str | Path) -> Deployment:
+        """Store a deployment (a spec, a dict shaped like the YAML, or a YAML path) as
+        desired state; running servers follow within a second. Same as ``podium deploy -f``."""
+        return deploy.apply(self.workspace, source)
+
+    def deploy_model(self, uri: str, name: str) -> Deployment:
+        """One model version as a single-variant deployment ``name``."""
+        return deploy.deploy_model(self.workspace, uri, name)
+
+    def get_deployment(self, name: str) -> Deployment:
+        return self.workspace.store.deployments.get(name)
+
+    def list_deployments(self) -> list[Deployment]:
+        return self.workspace.store.deployments.all()
+
+    def deployment_status(self, name: str, *, window: int = 10_000) -> dict[str, Any]:
+        """What ``podium deployments status --json`` prints: per-variant figures over the
+        newest ``window`` predictions, A/B significance, shadows, bandit and workers."""
+        from podium.deploy.report import summary
+
+        return summary(self.workspace, name, window=window)
+
+    def deployment_history(self, name: str) -> list[DeploymentEvent]:
+        return self.workspace.store.deployments.history(name)
+
+    def promote(self, name: str) -> Deployment:
+        return deploy.promote(self.workspace, name)
+
+    def rollback(self, name: str) -> Deployment:
+        return deploy.rollback(self.workspace, name)
+
+    def pause(self, name: str) -> Deployment:
+        return self.workspace.store.deployments.set_status(name, "paused")
+
+    def resume(self, name: str) -> Deployment:
+        return self.workspace.store.deployments.set_status(name, "active")
+
+    def set_traffic(self, name: str, shares: dict[str, float]) -> Deployment:
+        """Traffic shares in percent, e.g. ``{"candidate": 25}``."""
+        return deploy.set_traffic(self.workspace, name, shares)
+
+    def set_flag(
+        self,
+        name: str,
+        flag: str,
+        *,
+        enabled: bool | None = None,
+        percent: float | None = None,
+        kill: bool | None = None,
+    ) -> Deployment:
+        return deploy.set_flag(
+            self.workspace, name, flag, enabled=enabled, percent=percent, kill=kill
+        )
 
     # -- audit -------------------------------------------------------------------------------
     def audit(self, *, target: str | None = None, limit: int = 100) -> list[AuditRecord]:
