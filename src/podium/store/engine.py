@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
@@ -53,6 +54,8 @@ def make_engine(url: str) -> Engine:
             path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             # One shared connection keeps an in-memory database alive and the same for all.
             poolclass=StaticPool if path is None else None,
@@ -60,7 +63,14 @@ def make_engine(url: str) -> Engine:
         _sqlite_events(engine)
         return engine
     if backend == "postgresql":
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=10,
+            json_serializer=_dumps,
+            json_deserializer=orjson.loads,
+        )
     raise ConfigError(
         f"Unsupported database backend {backend!r} in {url!r}.",
         hint="podium supports SQLite (default) and PostgreSQL.",
@@ -82,3 +92,10 @@ def _sqlite_events(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("podium_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _dumps(value: object) -> str:
+    """JSON columns through orjson: the prediction log writes thousands of rows a second.
+
+    NaN and infinity become null (PostgreSQL's JSON refuses them anyway)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
