@@ -77,7 +77,7 @@ def register_model(model: Any, name: str, **kwargs: Any) -> ModelVersion:
 
     Keyword arguments are those of :meth:`podium.Client.register_model`: ``signature``,
     ``input_example``, ``metrics``, ``params``, ``tags``, ``description``, ``data``,
-    ``alias``, ``flavor``.
+    ``alias``, ``flavor``, ``reference_data``.
     """
     from podium.client import Client
 

@@ -319,7 +319,10 @@ def test_predictions_are_logged_and_feedback_joins_them(
     logged = {p["id"]: p for p in store.recent("logged")}
     assert logged["p0"]["variant"] == "main" and logged["p0"]["model_version"] == "models:/churn/1"
     assert len(logged["p0"]["inputs"][0]) == 30 and logged["p0"]["outputs"]["predictions"] == [0]
-    assert logged["p0"]["feedback"] == {"label": 0, "reward": None}
+    assert {k: logged["p0"]["feedback"][k] for k in ("label", "reward")} == {
+        "label": 0,
+        "reward": None,
+    }
     assert logged["p1"]["feedback"]["reward"] == 1.0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from podium.registry import Predictor, Registry
 from podium.workspace import Workspace
 
 __all__ = ["Client"]
+
+log = logging.getLogger("podium")
 
 
 class Client:
@@ -66,9 +69,15 @@ class Client:
         data: str | None = None,
         alias: str | None = None,
         flavor: str | None = None,
+        reference_data: Any = None,
     ) -> ModelVersion:
-        """Register ``model`` as the next version of ``name``; see :meth:`Registry.register`."""
-        return self.registry.register(
+        """Register ``model`` as the next version of ``name``; see :meth:`Registry.register`.
+
+        ``reference_data`` (the holdout or training features) becomes the version's reference
+        profile for drift monitoring; without it, a ``data`` naming a data version
+        (``data:/churn@3``) is profiled instead when it has the model's columns.
+        """
+        mv = self.registry.register(
             model,
             name,
             signature=signature,
@@ -80,7 +89,25 @@ class Client:
             data=data,
             alias=alias,
             flavor=flavor,
+            reference_data=reference_data,
         )
+        if reference_data is None and data is not None and data.startswith("data:/"):
+            self._reference_from_data(mv, data)
+        return mv
+
+    def _reference_from_data(self, mv: ModelVersion, data: str) -> None:
+        try:
+            frame = self.load_data(data)
+            self.registry.set_reference(mv.uri, frame, data_ref=data)
+        except PodiumError as exc:  # the data is not the model's input: no reference then
+            log.warning("No reference profile for %s from %s: %s", mv.uri, data, exc.message)
+
+    def set_reference(self, uri: str, data: Any) -> dict[str, Any]:
+        """Profile ``data`` (a DataFrame, array, or a ``data:/`` reference) as the reference
+        monitoring compares ``uri``'s production inputs and predictions with."""
+        if isinstance(data, str):
+            return self.registry.set_reference(uri, self.load_data(data), data_ref=data)
+        return self.registry.set_reference(uri, data)
 
     def load(self, uri: str, *, flavor: str | None = None) -> Predictor:
         return self.registry.load(uri, flavor=flavor)

@@ -216,6 +216,7 @@ class DeploymentWorker(Record):
     detail: str
     started_at: datetime
     updated_at: datetime
+    rss_bytes: int | None = None  # resident memory at the last heartbeat
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from podium.core.errors import InvalidNameError, ValidationError
 from podium.core.names import ModelRef, check_name
+from podium.deploy.watch_spec import MonitoringSpec, RetrainSpec
+from podium.deploy.watch_spec import check as check_watch
 
 STRATEGIES = ("single", "shadow", "ab", "bandit", "bluegreen", "canary", "flags", "rolling")
 
@@ -125,6 +127,8 @@ class DeploymentSpec(_Strict):
     flags: FlagsSpec | None = None
     rolling: RollingSpec | None = None
     batching: BatchingSpec | None = None
+    monitoring: MonitoringSpec | None = None
+    retrain: RetrainSpec | None = None
 
     def settings(self) -> Any:
         """The settings block of the chosen strategy (None for single)."""
@@ -189,6 +193,13 @@ def _check_consistency(spec: DeploymentSpec, source: str) -> None:
             if n not in known:
                 raise fail(field, f"no variant named {n!r} (variants: {', '.join(sorted(known))})")
 
+    for field, message in check_watch(spec.monitoring, spec.retrain):
+        raise fail(field, message)
+    if spec.monitoring is not None and spec.monitoring.reference is not None:
+        try:
+            ModelRef.parse(spec.monitoring.reference)
+        except InvalidNameError as exc:
+            raise fail("monitoring.reference", exc.message) from None
     settings = spec.settings()
     if spec.strategy not in ("single", "rolling", "bandit") and settings is None:
         raise fail(spec.strategy, f"strategy {spec.strategy!r} needs a {spec.strategy!r} block")

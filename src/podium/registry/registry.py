@@ -19,6 +19,8 @@ from podium.store import MetadataStore
 
 # Rows of the input example kept in the registry (the reference for parity checks).
 EXAMPLE_ROWS = 100
+# Rows the model predicts on for the reference prediction distribution.
+REFERENCE_PREDICT_ROWS = 200_000
 
 
 class Registry:
@@ -47,6 +49,7 @@ class Registry:
         data: str | None = None,
         alias: str | None = None,
         flavor: str | None = None,
+        reference_data: Any = None,
     ) -> ModelVersion:
         check_name(name, "model name")
         if alias is not None:
@@ -59,6 +62,14 @@ class Registry:
             )
         fl = flavors.choose(model, flavor)
         sig = _signature(signature, input_example, model)
+        if reference_data is not None:
+            if sig is None:
+                raise ValidationError(
+                    "reference_data needs the model's signature.",
+                    field="reference_data",
+                    hint="Pass input_example too (a few rows of X).",
+                )
+            _features(reference_data, sig)  # fail before anything is stored
         example = _example(input_example, sig)
         blob, meta = fl.save(model)
         digest = self.artifacts.put(blob)
@@ -74,7 +85,7 @@ class Registry:
                     field="flavor",
                     hint="Register it with another flavor (flavor='joblib').",
                 )
-        return self.store.models.create_version(
+        mv = self.store.models.create_version(
             name,
             flavors=[FlavorRecord(fl.name, digest, len(blob), meta)],
             signature=sig.to_dict() if sig else None,
@@ -90,6 +101,59 @@ class Registry:
             alias=alias,
             created_by=current_actor(),
         )
+        if reference_data is not None:
+            self.set_reference(mv.uri, reference_data, data_ref=data)
+        return mv
+
+    # -- reference profiles (what monitoring compares production with) --------------------
+    def set_reference(
+        self, uri: str | ModelRef, data: Any, *, data_ref: str | None = None
+    ) -> dict[str, Any]:
+        """Profile ``data`` (the training or holdout features) and the version's predictions
+        on it, and store the profile as the version's reference for drift monitoring.
+
+        Extra columns (a target, ids) are ignored; the signature's columns must be there.
+        """
+        from podium.monitoring import reference as ref_mod
+
+        predictor = self.load(uri)
+        mv = predictor.version
+        sig = predictor.signature
+        if mv is None or sig is None:
+            raise ValidationError(
+                f"{uri} has no signature, so its reference data cannot be read.",
+                field="reference_data",
+                hint="Register the model with an input_example.",
+            )
+        frame = _features(data, sig)
+        if len(frame) == 0:
+            raise ValidationError("The reference data has no rows.", field="reference_data")
+        sample = (
+            frame
+            if len(frame) <= REFERENCE_PREDICT_ROWS
+            else frame.sample(REFERENCE_PREDICT_ROWS, random_state=0)
+        )
+        labels, proba = predictor.infer(predictor.validate(sample))
+        scores = None
+        if proba is not None and len(proba[0]) == 2:
+            scores = [p[1] for p in proba]  # the second class's probability
+        profile = ref_mod.build(frame, predictions=labels, scores=scores)
+        digest = self.artifacts.put(profile.to_bytes())
+        summary = profile.describe()
+        self.store.models.set_reference(
+            mv.model, mv.version, digest, profile.rows, summary, data_ref
+        )
+        return {"digest": digest, **summary}
+
+    def reference(self, uri: str | ModelRef) -> Any:
+        """The version's reference profile (:class:`podium.monitoring.Reference`), or None."""
+        from podium.monitoring.reference import Reference
+
+        mv = self.get(uri)
+        rec = self.store.models.reference(mv.model, mv.version)
+        if rec is None:
+            return None
+        return Reference.from_bytes(self.artifacts.get(rec["digest"]))
 
     # -- reads -----------------------------------------------------------------------------
     def get(self, uri: str | ModelRef) -> ModelVersion:
@@ -187,6 +251,31 @@ def _example(example: Any, sig: Signature | None) -> dict[str, Any] | None:
     frame = head if isinstance(head, pd.DataFrame) else pd.DataFrame(head, columns=sig.columns)
     data = frame.astype(object).where(frame.notna(), None).values.tolist()
     return {"columns": [str(c) for c in frame.columns], "data": _plain(data)}
+
+
+def _features(data: Any, sig: Signature) -> Any:
+    """The signature's columns of ``data`` (a DataFrame, dict of columns or 2-D array)."""
+    import pandas as pd
+
+    if isinstance(data, dict):
+        data = pd.DataFrame(data)
+    if isinstance(data, pd.DataFrame):
+        missing = [c for c in sig.columns if c not in data.columns]
+        if missing:
+            raise ValidationError(
+                f"The reference data lacks column(s) {', '.join(map(repr, missing[:5]))}.",
+                field="reference_data",
+                hint=f"It needs the model's input columns: {', '.join(sig.columns[:8])}...",
+            )
+        return data[list(sig.columns)]
+    arr = np.asarray(data)
+    if arr.ndim != 2 or arr.shape[1] != len(sig.columns):
+        raise ValidationError(
+            f"The reference data has shape {arr.shape}; the model takes {len(sig.columns)} "
+            "columns.",
+            field="reference_data",
+        )
+    return pd.DataFrame(arr, columns=list(sig.columns))
 
 
 def _head(example: Any) -> Any:

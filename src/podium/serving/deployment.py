@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 import socket
+import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -260,7 +261,13 @@ class DeploymentServer(ModelServer):
 
     def report(self) -> None:
         self.ws.store.deployments.report_worker(
-            self.name, self.worker, self.revision, self.versions(), self.status, self.detail
+            self.name,
+            self.worker,
+            self.revision,
+            self.versions(),
+            self.status,
+            self.detail,
+            rss_bytes(),
         )
 
     async def reconcile(self) -> bool:
@@ -448,3 +455,18 @@ def _feedback_items(body: Any) -> list[dict[str, Any]]:
         if reward is None and "label" not in item:
             raise ValidationError(f"{where} needs a reward, a label, or both.", field=where)
     return items
+
+
+def rss_bytes() -> int | None:
+    """This process's resident memory (Linux /proc; elsewhere the peak, from getrusage)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        try:
+            import resource
+
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            return int(peak) * (1 if sys.platform == "darwin" else 1024)
+        except (ImportError, OSError):
+            return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from podium.store.alerts import AlertRepo, LoopRepo
 from podium.store.audit import AuditRepo
 from podium.store.base import Database
 from podium.store.data import DataRepo
@@ -38,6 +39,8 @@ class MetadataStore:
         self.retention = RetentionRepo(self.db)
         self.deployments = DeploymentRepo(self.db)
         self.predictions = PredictionRepo(self.db)
+        self.alerts = AlertRepo(self.db)
+        self.loops = LoopRepo(self.db)
 
     @property
     def backend(self) -> str:

@@ -132,9 +132,10 @@ class DeploymentRepo:
         versions: dict[str, str],
         status: str,
         detail: str = "",
+        rss_bytes: int | None = None,
     ) -> None:
         with self.db.write() as conn:
-            self._put_worker(conn, name, worker, revision, versions, status, detail)
+            self._put_worker(conn, name, worker, revision, versions, status, detail, rss_bytes)
 
     def claim_upgrade(
         self, name: str, worker: str, revision: int, stale_s: float, slots: int = 1
@@ -182,6 +183,7 @@ class DeploymentRepo:
                     r.detail,
                     r.started_at,
                     r.updated_at,
+                    r.rss_bytes,
                 )
                 for r in conn.execute(query.order_by(W.c.started_at, W.c.worker))
             ]
@@ -199,15 +201,18 @@ class DeploymentRepo:
         versions: dict[str, str],
         status: str,
         detail: str,
+        rss_bytes: int | None = None,
     ) -> None:
         now = utcnow()
-        values = {
+        values: dict[str, object] = {
             "revision": revision,
             "versions": versions,
             "status": status,
             "detail": detail,
             "updated_at": now,
         }
+        if rss_bytes is not None:
+            values["rss_bytes"] = rss_bytes
         done = conn.execute(
             update(W).where(W.c.deployment == name, W.c.worker == worker).values(**values)
         )

@@ -86,6 +86,9 @@ def _sqlite_events(engine: Engine) -> None:
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA synchronous=NORMAL")
+        # The default 2 MiB page cache turns prediction log inserts into disk reads once
+        # the log outgrows it; pages are only allocated as they are used.
+        cur.execute("PRAGMA cache_size=-65536")
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -100,6 +100,39 @@ class ModelRepo:
             audit(conn, "model_version.add_flavor", uri, None, flavor.to_dict())
             return self._versions(conn, V.c.id == mv)[0]
 
+    def set_reference(
+        self,
+        name: str,
+        version: int,
+        digest: str,
+        rows: int,
+        summary: dict[str, Any],
+        data_ref: str | None = None,
+    ) -> None:
+        """Record (or replace) the reference profile monitoring compares this version with."""
+        R = t.model_references
+        with self.db.write() as conn:
+            vid = self._version_row(conn, name, version)
+            before = conn.execute(select(R.c.digest).where(R.c.version_id == vid)).scalar()
+            conn.execute(delete(R).where(R.c.version_id == vid))
+            values = {"digest": digest, "rows": rows, "summary": summary, "data_ref": data_ref}
+            conn.execute(insert(R).values(version_id=vid, created_at=utcnow(), **values))
+            audit(
+                conn,
+                "model_version.set_reference",
+                f"models:/{name}/{version}",
+                {"digest": before} if before else None,
+                {"digest": digest, "rows": rows, "data_ref": data_ref},
+            )
+
+    def reference(self, name: str, version: int) -> dict[str, Any] | None:
+        """The version's reference profile record (digest, rows, summary), if it has one."""
+        R = t.model_references
+        with self.db.read() as conn:
+            vid = self._version_row(conn, name, version)
+            row = conn.execute(select(R).where(R.c.version_id == vid)).first()
+            return None if row is None else dict(row._mapping)
+
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         """Point ``alias`` at ``version``, creating or moving it."""
         check_name(alias, "alias")
@@ -195,7 +228,8 @@ class ModelRepo:
     def referenced_digests(self) -> set[str]:
         """Every blob digest a model version refers to (for garbage collection)."""
         with self.db.read() as conn:
-            return set(conn.execute(select(t.model_flavors.c.digest)).scalars())
+            out = set(conn.execute(select(t.model_flavors.c.digest)).scalars())
+            return out | set(conn.execute(select(t.model_references.c.digest)).scalars())
 
     # -- helpers ---------------------------------------------------------------------------
     def _ensure_model(self, conn: Connection, name: str, now: Any) -> int:

@@ -47,7 +47,7 @@ class PredictionRepo:
             fb: dict[str, dict[str, Any]] = {}
             if ids:
                 for f in conn.execute(select(F).where(F.c.prediction_id.in_(ids))):
-                    fb[f.prediction_id] = {"label": f.label, "reward": f.reward}
+                    fb[f.prediction_id] = {"label": f.label, "reward": f.reward, "at": f.at}
         for r in rows:
             r["feedback"] = fb.get(r["id"])
         return rows

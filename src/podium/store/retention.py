@@ -133,6 +133,10 @@ class RetentionRepo:
             out = set(conn.execute(select(t.data_versions.c.digest)).scalars())
             flavors = conn.execute(select(F.c.version_id, F.c.digest))
             out.update(d for vid, d in flavors if vid not in except_versions)
+            refs = conn.execute(
+                select(t.model_references.c.version_id, t.model_references.c.digest)
+            )
+            out.update(d for vid, d in refs if vid not in except_versions)
             artifacts = conn.execute(select(A.c.run_id, A.c.digest))
             out.update(d for rid, d in artifacts if rid not in except_runs)
             return out
@@ -157,6 +161,9 @@ class RetentionRepo:
                 ).first():
                     continue  # an alias moved onto it since the plan: keep it
                 conn.execute(delete(t.model_flavors).where(t.model_flavors.c.version_id == vid))
+                conn.execute(
+                    delete(t.model_references).where(t.model_references.c.version_id == vid)
+                )
                 conn.execute(delete(V).where(V.c.id == vid))
                 audit(
                     conn,

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -299,20 +299,23 @@ deployment_workers = Table(
     Column("detail", Text, nullable=False, default=""),
     Column("started_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),  # the heartbeat
+    Column("rss_bytes", BigInteger, nullable=True),  # resident memory at the heartbeat
 )
 
 predictions = Table(
     "predictions",
     metadata,
     Column("id", String(128), primary_key=True),  # the prediction id (the request id)
-    Column("at", UTCDateTime, nullable=False, index=True),
-    Column("deployment", String(128), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("deployment", String(128), nullable=False),
     Column("variant", String(128), nullable=False),
     Column("model_version", String(256), nullable=False),
     Column("inputs", Json, nullable=False),
     Column("outputs", Json, nullable=False),
     Column("latency_ms", Float, nullable=False),
 )
+
+Index("ix_predictions_deployment_at", predictions.c.deployment, predictions.c.at)
 
 feedback = Table(
     "feedback",
@@ -331,6 +334,43 @@ retention_policies = Table(
     Column("name", String(256), primary_key=True),
     Column("keep_last", Integer, nullable=True),
     Column("max_age_s", Float, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+model_references = Table(
+    "model_references",
+    metadata,
+    Column("version_id", Id, ForeignKey("model_versions.id"), primary_key=True),
+    Column("digest", String(128), nullable=False),  # the profile's blob (.npz)
+    Column("rows", BigInteger, nullable=False),
+    Column("summary", Json, nullable=False),  # column kinds and sizes
+    Column("data_ref", String(512), nullable=True),  # the data it was computed on
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("deployment", String(128), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("figure", String(256), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("op", String(4), nullable=False),
+    Column("threshold", Float, nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Json, nullable=False),  # window, sinks and how each delivery went
+)
+Index("ix_alerts_deployment_rule", alerts.c.deployment, alerts.c.rule, alerts.c.at)
+
+retrain_loops = Table(
+    "retrain_loops",
+    metadata,
+    Column("deployment", String(128), primary_key=True),
+    Column("phase", String(16), nullable=False),  # training, shadow, canary, or a final one
+    Column("detail", Json, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
