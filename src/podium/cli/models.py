@@ -125,3 +125,26 @@ def alias(
         print_json({"model": name, "alias": alias, "version": mv.version})
     else:
         out.print(f"models:/{name}@{alias} -> version {mv.version}")
+
+
+@app.command("reference")
+def reference(
+    uri: Annotated[str, typer.Argument(help="Model version: models:/NAME/3 or NAME@alias.")],
+    data: Annotated[
+        str, typer.Argument(help="Its training or holdout data: a file, URL or data:/ ref.")
+    ],
+    json_: JsonOpt = False,
+) -> None:
+    """Store the reference profile drift monitoring compares production with."""
+    got = Client().set_reference(uri, data)
+    if json_:
+        print_json(got)
+        return
+    kinds: dict[str, int] = {}
+    for c in got["columns"].values():
+        kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
+    out.print(
+        f"Reference of {uri}: {got['rows']:,} rows, "
+        + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        + f" column(s); predictions: {', '.join(got['predictions']) or 'none'}."
+    )

@@ -20,7 +20,7 @@ from podium.core.records import (
 )
 from podium.core.settings import Settings
 from podium.core.signature import Signature
-from podium.data import get_data, load_data, register_data
+from podium.data import get_data, load_data, read_table, register_data
 from podium.deploy.spec import DeploymentSpec
 from podium.pipelines import load_artifact
 from podium.pipelines.runner import recover_crashed
@@ -103,10 +103,12 @@ class Client:
             log.warning("No reference profile for %s from %s: %s", mv.uri, data, exc.message)
 
     def set_reference(self, uri: str, data: Any) -> dict[str, Any]:
-        """Profile ``data`` (a DataFrame, array, or a ``data:/`` reference) as the reference
-        monitoring compares ``uri``'s production inputs and predictions with."""
-        if isinstance(data, str):
+        """Profile ``data`` (a DataFrame, an array, a file, or a ``data:/`` reference) as the
+        reference monitoring compares ``uri``'s production inputs and predictions with."""
+        if isinstance(data, str) and data.startswith("data:/"):
             return self.registry.set_reference(uri, self.load_data(data), data_ref=data)
+        if isinstance(data, str | Path):
+            return self.registry.set_reference(uri, read_table(data), data_ref=str(data))
         return self.registry.set_reference(uri, data)
 
     def load(self, uri: str, *, flavor: str | None = None) -> Predictor:
@@ -234,6 +236,38 @@ class Client:
             self.workspace, name, flag, enabled=enabled, percent=percent, kill=kill
         )
 
+    # -- monitoring --------------------------------------------------------------------------
+    def monitor_snapshot(
+        self, name: str, *, rows: int | None = None, minutes: float | None = None
+    ) -> dict[str, Any]:
+        """Drift, performance, concept drift and health of deployment ``name`` over its
+        configured window (or the newest ``rows`` predictions, or the last ``minutes``)."""
+        from podium.watch import snapshot
+
+        return snapshot(self.workspace, name, _window(rows, minutes))
+
+    def monitor_report(
+        self, name: str, *, rows: int | None = None, minutes: float | None = None
+    ) -> dict[str, Any]:
+        """The figures of ``podium monitor report``: the snapshot, figures over time,
+        histograms per column, recent alerts and the retraining loop."""
+        from podium.watch.report import build
+
+        return build(self.workspace, name, _window(rows, minutes))
+
+    def alerts(self, deployment: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Fired alerts, newest first."""
+        return self.workspace.store.alerts.list(deployment, limit=limit)
+
     # -- audit -------------------------------------------------------------------------------
     def audit(self, *, target: str | None = None, limit: int = 100) -> list[AuditRecord]:
         return self.workspace.store.audit.list(target=target, limit=limit)
+
+
+def _window(rows: int | None, minutes: float | None) -> Any:
+    """A window override, or None for the deployment's own."""
+    if rows is None and minutes is None:
+        return None
+    from podium.deploy.watch_spec import WindowSpec
+
+    return WindowSpec(rows=rows, minutes=minutes)

@@ -53,18 +53,32 @@ def register_data(
             hint="Pass a file path, an fsspec URL (s3://...) or a pandas DataFrame.",
         )
     text = str(source)
-    fmt = format or FORMATS.get(Path(text.split("?")[0]).suffix.lower())
+    fmt = _format(text, format)
+    with _local_copy(text) as path:
+        digest = ws.artifacts.put_file(path)
+        frame = _read(path, fmt, text)
+        size = path.stat().st_size
+    return _record(ws, name, digest, fmt, text, size, frame)
+
+
+def read_table(source: str | Path, *, format: str | None = None) -> Any:
+    """Read a CSV, Parquet or JSON-lines file (a path or an fsspec URL) as a DataFrame,
+    without registering it."""
+    text = str(source)
+    fmt = _format(text, format)
+    with _local_copy(text) as path:
+        return _read(path, fmt, text)
+
+
+def _format(text: str, given: str | None) -> str:
+    fmt = given or FORMATS.get(Path(text.split("?")[0]).suffix.lower())
     if fmt not in ("csv", "parquet", "jsonl"):
         raise ValidationError(
             f"Cannot tell the format of {text!r}.",
             field="format",
             hint="Use a .csv, .parquet or .jsonl file, or pass format='csv'|'parquet'|'jsonl'.",
         )
-    with _local_copy(text) as path:
-        digest = ws.artifacts.put_file(path)
-        frame = _read(path, fmt, text)
-        size = path.stat().st_size
-    return _record(ws, name, digest, fmt, text, size, frame)
+    return fmt
 
 
 def load_data(ref: str | DataRef, *, workspace: Workspace | None = None) -> Any:

@@ -55,8 +55,10 @@ def _pair(name: str, binary: bool, params: dict[str, Any]) -> tuple[Any, Any] | 
         from river.drift.binary import DDM
 
         keys = ("warm_start", "warning_threshold", "drift_threshold")
-        kw = {"warm_start": DDM_WARM_START, **{k: params[k] for k in keys if k in params}}
-        return DDM(**{k: int(v) if k == "warm_start" else v for k, v in kw.items()}), None
+        options: dict[str, Any] = {"warm_start": DDM_WARM_START}
+        options.update({k: params[k] for k in keys if k in params})
+        options["warm_start"] = int(options["warm_start"])
+        return DDM(**options), None
     raise ValueError(name)
 
 

@@ -244,7 +244,9 @@ def _variant_spec(
     spec: dict[str, Any], detail: dict[str, Any], strategy: str, block: dict[str, Any]
 ) -> dict[str, Any]:
     """The deployment serving the pinned stable version and the candidate."""
-    keep: dict[str, Any] = {k: spec[k] for k in ("workers", "batching", "monitoring", "retrain") if k in spec}
+    keep: dict[str, Any] = {
+        k: spec[k] for k in ("workers", "batching", "monitoring", "retrain") if k in spec
+    }
     return {
         "name": spec["name"],
         "description": f"retraining loop ({strategy}) of {spec['name']}",

@@ -68,6 +68,7 @@ def snapshot(
     *,
     reference: Reference | None = None,
     now: Any = None,
+    win: Window | None = None,
 ) -> dict[str, Any]:
     """Everything monitoring knows about deployment ``name`` over ``window``."""
     now = now or utcnow()
@@ -82,9 +83,9 @@ def snapshot(
         mv = None
     if reference is None and mv is not None:
         reference = registry.reference(mv.uri)
-    win = Window.read(ws, name, window, now)
-    ok = [r for r in win.rows if "error" not in r["outputs"]]
+    win = win or Window.read(ws, name, window, now)
     columns = Signature.from_dict(mv.signature).columns if mv and mv.signature else None
+    ok = [r for r in win.rows if "error" not in r["outputs"]]
     out: dict[str, Any] = {
         "deployment": name,
         "at": now.isoformat(),
@@ -99,11 +100,24 @@ def snapshot(
         },
         "health": health(ws, name, win, window),
     }
-    out["drift"], out["prediction_drift"] = _drift(reference, ok, columns, mon)
-    classifier = _is_classifier(ok, reference)
-    out["performance"] = _performance(ok, classifier)
-    out["concept"] = _concept(ok, classifier, mon)
+    out.update(model_figures(ok, reference, columns, mon))
+    out["concept"] = _concept(ok, _is_classifier(ok, reference), mon)
     return out
+
+
+def model_figures(
+    rows: list[dict[str, Any]],
+    reference: Reference | None,
+    columns: list[str] | None,
+    mon: MonitoringSpec,
+) -> dict[str, Any]:
+    """Drift, prediction drift and performance of answered log rows."""
+    drift, prediction = _drift(reference, rows, columns, mon)
+    return {
+        "drift": drift,
+        "prediction_drift": prediction,
+        "performance": _performance(rows, _is_classifier(rows, reference)),
+    }
 
 
 def health(ws: Workspace, name: str, win: Window, window: WindowSpec) -> dict[str, Any]:
@@ -111,32 +125,32 @@ def health(ws: Workspace, name: str, win: Window, window: WindowSpec) -> dict[st
     by: dict[str, list[dict[str, Any]]] = {}
     for r in win.rows:
         by.setdefault(r["variant"], []).append(r)
-
-    def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
-        ok = [r["latency_ms"] for r in rows if "error" not in r["outputs"]]
-        errors = len(rows) - len(ok)
-        if window.minutes:
-            span = window.minutes * 60
-        else:
-            span = (rows[-1]["at"] - rows[0]["at"]).total_seconds() if len(rows) > 1 else 0
-        return {
-            "requests": len(rows),
-            "errors": errors,
-            "error_rate": errors / len(rows) if rows else None,
-            "throughput_rps": len(rows) / span if span > 0 else None,
-            **performance.percentiles(ok),
-        }
-
+    span = window.minutes * 60 if window.minutes else None
     live = ws.store.deployments.workers(name, stale_s=STALE_S)
     workers = [
         {"worker": w.worker, "versions": w.versions, "memory_mb": _mb(w.rss_bytes)} for w in live
     ]
     memory = [m for w in live if (m := _mb(w.rss_bytes)) is not None]
     return {
-        **figures(win.rows),
+        **traffic(win.rows, span),
         "memory_mb": max(memory) if memory else None,
-        "variants": {v: figures(rows) for v, rows in sorted(by.items())},
+        "variants": {v: traffic(rows, span) for v, rows in sorted(by.items())},
         "workers": workers,
+    }
+
+
+def traffic(rows: list[dict[str, Any]], span_s: float | None = None) -> dict[str, Any]:
+    """Requests, errors, throughput and latency percentiles of log rows (oldest first)."""
+    ok = [r["latency_ms"] for r in rows if "error" not in r["outputs"]]
+    errors = len(rows) - len(ok)
+    if span_s is None:
+        span_s = (rows[-1]["at"] - rows[0]["at"]).total_seconds() if len(rows) > 1 else 0
+    return {
+        "requests": len(rows),
+        "errors": errors,
+        "error_rate": errors / len(rows) if rows else None,
+        "throughput_rps": len(rows) / span_s if span_s > 0 else None,
+        **performance.percentiles(ok),
     }
 
 
