@@ -26,7 +26,7 @@ def hook() -> Iterator[Hook]:
     got = Hook("")
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["content-length"]))
             got.received.append(json.loads(body))
             self.send_response(204)
@@ -58,7 +58,7 @@ def smtp() -> Iterator[Mailbox]:
     box = Mailbox(0)
 
     class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             box.messages.append(message_from_bytes(envelope.content))
             return "250 OK"
 

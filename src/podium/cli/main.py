@@ -105,6 +105,42 @@ def quickstart(
             result.server.wait()
 
 
+demo = typer.Typer(help="Guided demos on generated data.", no_args_is_help=True)
+app.add_typer(demo, name="demo")
+
+
+@demo.command("drift")
+def demo_drift(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Folder to work in (the demo uses DIR/drift-demo).")
+    ] = Path("."),
+    json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Serve a model, shift the world under it, and watch podium detect, retrain and roll out."""
+    from podium.demos.drift import run_drift_demo
+
+    say = (lambda _msg: None) if json_ else out.print
+    r = run_drift_demo(directory, say=say)
+    if json_:
+        print_json(r.to_dict())
+        return
+
+    def acc(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    out.print()
+    out.print(
+        f"Accuracy {acc(r.accuracy_before)} before the change, {acc(r.accuracy_drifted)} when "
+        f"monitoring fired, {acc(r.accuracy_after)} after the loop ({r.outcome})."
+    )
+    out.print(
+        f"Champion: {r.champion_before} -> {r.champion_after}; {r.requests} requests "
+        f"in {r.total_s:.0f} s."
+    )
+    out.print(f"Report: {r.report}")
+    out.print(f"History: PODIUM_HOME={r.home} podium deployments history drift-demo")
+
+
 def _quickstart_summary(r: Any) -> None:
     from rich.table import Table
 

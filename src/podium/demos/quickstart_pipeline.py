@@ -69,6 +69,7 @@ def register(model: Any, metrics: dict[str, float], test: pd.DataFrame) -> dict[
         model,
         MODEL_NAME,
         input_example=test.drop(columns=TARGET),
+        reference_data=test.drop(columns=TARGET),  # what drift monitoring compares with
         metrics=metrics,
         description="Logistic regression on scikit-learn's breast-cancer data (quickstart).",
         data="sklearn:load_breast_cancer",

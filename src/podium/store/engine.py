@@ -55,7 +55,7 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url,
             json_serializer=_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_loads,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             # One shared connection keeps an in-memory database alive and the same for all.
             poolclass=StaticPool if path is None else None,
@@ -69,7 +69,7 @@ def make_engine(url: str) -> Engine:
             pool_size=5,
             max_overflow=10,
             json_serializer=_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_loads,
         )
     raise ConfigError(
         f"Unsupported database backend {backend!r} in {url!r}.",
@@ -102,3 +102,8 @@ def _dumps(value: object) -> str:
 
     NaN and infinity become null (PostgreSQL's JSON refuses them anyway)."""
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
+
+
+def _loads(value: str | bytes | float) -> object:
+    # SQLite gives a JSON column holding a bare number back as that number.
+    return value if isinstance(value, int | float) else orjson.loads(value)
