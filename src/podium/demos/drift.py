@@ -91,7 +91,7 @@ def spec() -> dict[str, Any]:
         },
         "retrain": {
             "pipeline": "podium.watch.retrain:from_log",
-            "params": {"rows": 600},
+            "params": {"rows": 200},  # only traffic since the change: it is what to learn
             "shadow": {"requests": 100},
             "canary": {
                 "steps": [25, 50, 100],
@@ -163,6 +163,9 @@ def run_drift_demo(
             def look(stage: str) -> dict[str, Any]:
                 result = monitor.once()[NAME]
                 perf = snapshot(ws, NAME)["performance"]
+                loop = result.get("loop")
+                if loop == "canary":
+                    loop = f"canary at {ws.store.deployments.get(NAME).state.get('percent', 0):g}%"
                 event = {
                     "requests": sent,
                     "stage": stage,
@@ -170,10 +173,11 @@ def run_drift_demo(
                     "alerts": [a["rule"] for a in result.get("alerts", [])],
                     "loop": result.get("loop"),
                 }
+                shown = loop or "-"
                 timeline.append(event)
                 fired = f", alerts: {', '.join(event['alerts'])}" if event["alerts"] else ""
                 acc = "-" if perf["accuracy"] is None else f"{perf['accuracy']:.3f}"
-                say(f"    {sent:>5} requests: accuracy {acc}{fired}; loop {event['loop'] or '-'}")
+                say(f"    {sent:>5} requests: accuracy {acc}{fired}; retraining: {shown}")
                 return event
 
             say("3/5 A labelled stream from the same world: nothing to report")

@@ -8,6 +8,7 @@ on too little data: without enough requests it waits, and past ``max_wait_s`` it
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +216,10 @@ def _worse_p_value(cand: list[float], stable: list[float]) -> float:
     """p-value of 'the candidate's feedback is lower than the stable's' (Welch, one-sided)."""
     from scipy import stats
 
-    if len(set(cand) | set(stable)) == 1:
-        return 1.0
-    return float(stats.ttest_ind(cand, stable, equal_var=False, alternative="less").pvalue)
+    if len(set(cand)) == 1 and len(set(stable)) == 1:  # no variance at all: the means decide
+        return 0.0 if cand[0] < stable[0] else 1.0
+    with warnings.catch_warnings():
+        # One constant sample (every answer right) has a variance of exactly 0; scipy warns
+        # about precision it does not lose here.
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
+        return float(stats.ttest_ind(cand, stable, equal_var=False, alternative="less").pvalue)
