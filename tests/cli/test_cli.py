@@ -190,3 +190,34 @@ def test_quickstart_trains_registers_serves_and_reports(tmp_path: Path) -> None:
     assert run.status == "succeeded" and run.pipeline == "quickstart-training"
     assert client.get_version("breast-cancer@champion").run_id == run.id
     client.workspace.close()
+
+
+@pytest.mark.slow
+def test_demo_drift_detects_retrains_and_promotes(tmp_path: Path) -> None:
+    r = subprocess.run(
+        ["podium", "demo", "drift", "--dir", str(tmp_path), "--json"],
+        env=_env(tmp_path / "unused"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["outcome"] == "promoted", out["timeline"]
+    assert out["accuracy_before"] > 0.95 and out["accuracy_after"] > 0.95
+    assert out["accuracy_drifted"] < 0.9
+    assert out["champion_before"] != out["champion_after"]
+    stages = [e["stage"] for e in out["timeline"] if e["alerts"]]
+    assert stages and set(stages) == {"changed"}  # no alarm before the change
+    page = Path(out["report"]).read_text()
+    assert "drift-demo" in page and "<script" not in page
+    # A second run starts afresh in its own folder; a folder it did not make is refused.
+    (tmp_path / "mine" / "drift-demo").mkdir(parents=True)
+    r = subprocess.run(
+        ["podium", "demo", "drift", "--dir", str(tmp_path / "mine")],
+        env=_env(tmp_path / "unused"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1 and "was not made by `podium demo drift`" in r.stderr

@@ -240,3 +240,73 @@ def test_bad_monitoring_blocks_name_the_field(
             {"name": "x", "variants": {"a": {"model": "m/1"}}, "monitoring": {"alerts": [alert]}},
         )
     assert err.value.field == field and words in err.value.message
+
+
+def test_an_alert_event_runs_a_pipeline_and_a_dead_sink_never_stops_the_monitor(
+    workspace: Workspace, trained: Any, tmp_path: Path
+) -> None:
+    from podium.demos.quickstart import free_port
+    from podium.pipelines.schedules import Scheduler, add_schedule
+
+    podium.register_model(
+        trained.model, "cancer", input_example=trained.X, reference_data=trained.X
+    )
+    apply(
+        workspace,
+        {
+            "name": "cancer",
+            "variants": {"main": {"model": "models:/cancer/1"}},
+            "monitoring": {
+                "window": {"minutes": 5},
+                "sinks": {"down": {"type": "webhook", "url": f"http://127.0.0.1:{free_port()}/"}},
+                "alerts": [
+                    {
+                        "name": "busy",
+                        "figure": "health.requests",
+                        "op": ">=",
+                        "threshold": 20,
+                        "sinks": ["down"],
+                        "event": "alert:cancer",
+                    }
+                ],
+            },
+        },
+    )
+    schedule = add_schedule(
+        workspace,
+        f"{Path(__file__).parent / 'on_alert_pipeline.py'}:on_alert",
+        on_event="alert:cancer",
+    )
+    srv = start_in_thread(create_deployment_app("cancer", workspace=workspace, poll_s=0.05))
+    try:
+        with httpx.Client(base_url=srv.url) as http:
+            for i in range(25):
+                row = trained.X.iloc[i].to_dict()
+                assert http.post("/predict", json={"records": [row]}).status_code == 200
+        flushed_rows(workspace, "cancer", 25)
+    finally:
+        srv.stop()
+    r = runner.invoke(app, ["monitor", "--once"])
+    assert r.exit_code == 0 and "cancer: busy" in r.stdout
+    [alert] = podium.Client().alerts("cancer")
+    [delivery] = alert["detail"]["deliveries"]
+    assert (
+        delivery["sink"] == "down" and delivery["ok"] is False and "Connect" in delivery["detail"]
+    )
+    [event] = workspace.store.schedules.pending_events(schedule)
+    assert event.payload == {"deployment": "cancer", "rule": "busy", "value": 25.0}
+    scheduler = Scheduler(workspace)
+    assert [f.status for f in scheduler.tick_once()] == ["claimed"]
+    for thread in scheduler.threads:
+        thread.join(30)
+    [run] = podium.Client().list_runs(pipeline="on-alert")
+    assert run.status == "succeeded" and run.trigger == "event:alert:cancer"
+
+
+def flushed_rows(ws: Workspace, name: str, n: int) -> None:
+    import time
+
+    deadline = time.monotonic() + 5
+    while len(ws.store.predictions.recent(name, limit=n)) < n:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -3,8 +3,8 @@
 For a deployment whose model is a scikit-learn estimator, ``retrain: {pipeline:
 "podium.watch.retrain:from_log"}`` needs no code: the pipeline takes the newest ``rows``
 predictions that got a label through ``/feedback``, refits a fresh copy of the watched
-model (same class, same hyper-parameters) on most of them, scores it on the rest, and
-registers it with that holdout as its reference profile. The retraining loop then shadows
+model (same class, same hyper-parameters) on most of them, scores it on the newest rest,
+and registers it with those rows as its reference profile. The retraining loop then shadows
 and canaries it like any candidate.
 """
 
@@ -88,7 +88,7 @@ def refit(data: pd.DataFrame, deployment: str, holdout: float) -> dict[str, Any]
         model,
         name,
         input_example=x_test.head(50),
-        reference_data=x_test,
+        reference_data=data.drop(columns=LABEL),  # all it learnt from and was judged on
         metrics=metrics,
         description=f"Refit on {len(train)} labelled predictions of {deployment!r}.",
         data=f"deployments:/{deployment}",
