@@ -188,7 +188,11 @@ def test_the_report_is_one_offline_html_file_and_the_same_figures_as_json(
     for column in COLUMNS:
         assert f"<td>{column}</td>" in page
     assert out.stat().st_size < 300_000
+    rendered = _render(out)
+    if rendered is not None:  # a real browser draws every histogram and chart
+        assert rendered.count("<svg") >= len(COLUMNS) + 6 and "not enough data" not in rendered
     data = json.loads(runner.invoke(app, ["monitor", "report", "watched", "--json"]).stdout)
+
     assert data["snapshot"]["drift"]["columns"].keys() == set(COLUMNS)
     series = data["series"]  # 80 requests of 5 rows: 4 buckets of 100 rows (min_samples)
     assert len(series) == 4 and series[0]["drift_share"] < series[-1]["drift_share"]
@@ -310,3 +314,31 @@ def flushed_rows(ws: Workspace, name: str, n: int) -> None:
     while len(ws.store.predictions.recent(name, limit=n)) < n:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def _render(page: Path) -> str | None:
+    """The DOM of ``page`` after headless Chromium loaded it with the network cut off, or
+    None (and a note) when no Chromium is installed."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        print("Chromium not installed: the report is checked as text only.")
+        return None
+    done = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--proxy-server=127.0.0.1:9",  # nothing it needs may come from the network
+            "--dump-dom",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
