@@ -72,6 +72,7 @@ def test_keep_last_spares_aliased_versions_and_their_runs(workspace: Workspace) 
         "versions": {},
         "blobs": [],
         "bytes": 0,
+        "predictions": {},
     }
 
 
@@ -111,7 +112,7 @@ def test_cli_retention_and_gc(workspace: Workspace) -> None:
     r = runner.invoke(app, ["gc", "--dry-run", "--json"])
     assert json.loads(r.stdout)["versions"] == {"const": [2, 1]}
     r = runner.invoke(app, ["gc"])
-    assert r.exit_code == 0 and "Deleted 0 run(s), 2 model version(s)" in r.stdout
+    assert r.exit_code == 0 and "Deleted 0 run(s), 2 model version(s), 0 logged" in r.stdout
     r = runner.invoke(app, ["retention", "set", "model", "const", "--max-age", "forever"])
     assert r.exit_code == 1 and "Invalid duration" in r.stderr
 
@@ -123,3 +124,40 @@ def test_gc_runs_as_a_schedulable_pipeline(workspace: Workspace) -> None:
     result = gc_pipeline.run(dry_run=False)
     assert result.outputs["versions"] == {"const": [1]}
     assert _versions("const") == [2]
+
+
+def test_prediction_logs_expire_by_age_and_count_with_their_feedback(
+    workspace: Workspace,
+) -> None:
+    now = utcnow()
+    log = workspace.store.predictions
+
+    def row(i: int, age_h: float) -> dict[str, Any]:
+        return {
+            "id": f"p{i}",
+            "at": now - timedelta(hours=age_h),
+            "deployment": "churn",
+            "variant": "main",
+            "model_version": "models:/churn/1",
+            "inputs": [[i]],
+            "outputs": {"predictions": [0]},
+            "latency_ms": 1.0,
+        }
+
+    rows = [row(i, age_h=i) for i in range(10)]  # p0 newest ... p9 ten hours old
+    rows.append({**row(99, 50), "deployment": "other", "id": "q"})
+    feedback = [{"prediction_id": f"p{i}", "at": now, "label": 1, "reward": None} for i in (1, 8)]
+    log.write(rows, feedback)
+    workspace.store.retention.put("predictions", "churn", keep_last=None, max_age_s=5.5 * 3600)
+    plan = plan_gc(workspace, now=now)
+    assert plan.to_dict()["predictions"] == {"churn": 4}  # p6..p9
+    assert len(log.recent("churn")) == 10  # a plan deletes nothing
+    collect(workspace, plan)
+    left = {r["id"]: r["feedback"] for r in log.recent("churn")}
+    assert sorted(left) == ["p0", "p1", "p2", "p3", "p4", "p5"]
+    assert left["p1"] is not None and len(log.recent("other")) == 1
+    workspace.store.retention.put("predictions", "churn", keep_last=2, max_age_s=None)
+    r = CliRunner().invoke(app, ["gc"])
+    assert r.exit_code == 0 and "4 logged prediction(s)" in r.stdout
+    assert [x["id"] for x in log.recent("churn")] == ["p0", "p1"]
+    assert any(a.action == "predictions.delete" for a in podium.Client().audit())

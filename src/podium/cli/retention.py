@@ -9,17 +9,20 @@ import typer
 from podium.cli.render import out, print_json, table
 from podium.workspace import Workspace
 
-app = typer.Typer(help="Retention policies for runs and model versions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Retention policies for runs, model versions and prediction logs.", no_args_is_help=True
+)
 
 
 @app.command("set")
 def set_policy(
-    kind: Annotated[str, typer.Argument(help="pipeline or model.")],
-    name: Annotated[str, typer.Argument(help="Pipeline or model name.")],
+    kind: Annotated[str, typer.Argument(help="pipeline, model or predictions.")],
+    name: Annotated[str, typer.Argument(help="Pipeline, model or deployment name.")],
     keep_last: Annotated[int | None, typer.Option(min=1, help="Keep the newest N.")] = None,
     max_age: Annotated[str | None, typer.Option(help="Expire older than this: 30d, 12h.")] = None,
 ) -> None:
-    """Set the retention policy of a pipeline's runs or a model's versions."""
+    """Set the retention policy of a pipeline's runs, a model's versions or a deployment's
+    prediction log (`podium retention set predictions churn --max-age 30d`)."""
     from podium.pipelines.schedules import parse_every
 
     seconds = parse_every(max_age) if max_age is not None else None
@@ -46,10 +49,10 @@ def list_policies(json_: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 @app.command("remove")
 def remove(
-    kind: Annotated[str, typer.Argument(help="pipeline or model.")],
+    kind: Annotated[str, typer.Argument(help="pipeline, model or predictions.")],
     name: Annotated[str, typer.Argument(help="Pipeline or model name.")],
 ) -> None:
-    """Remove a retention policy (nothing of that pipeline or model expires any more)."""
+    """Remove a retention policy (nothing of that pipeline, model or log expires any more)."""
     Workspace.current().store.retention.remove(kind, name)
     out.print(f"Retention policy for {kind} {name!r} removed.")
 
@@ -58,7 +61,8 @@ def gc(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show, delete nothing.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
-    """Delete expired runs and versions and unreferenced blobs (never an aliased version)."""
+    """Delete expired runs, versions and logged predictions, and unreferenced blobs (never an
+    aliased version)."""
     from podium.pipelines.retention import gc as collect
 
     plan = collect(Workspace.current(), dry_run=dry_run)
@@ -68,8 +72,11 @@ def gc(
     verb = "Would delete" if dry_run else "Deleted"
     versions = sum(len(v) for v in plan.versions.values())
     out.print(
-        f"{verb} {len(plan.runs)} run(s), {versions} model version(s) and "
+        f"{verb} {len(plan.runs)} run(s), {versions} model version(s), "
+        f"{sum(n for _, n in plan.predictions.values()):,} logged prediction(s) and "
         f"{len(plan.blobs)} blob(s) ({plan.bytes / 1e6:.1f} MB)."
     )
     for model, vs in plan.versions.items():
         out.print(f"  {model}: versions {', '.join(str(n) for _, n in vs)}")
+    for deployment, (cut, n) in plan.predictions.items():
+        out.print(f"  {deployment}: {n:,} logged prediction(s) from before {cut:%Y-%m-%d %H:%M}")

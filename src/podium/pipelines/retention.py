@@ -1,4 +1,5 @@
-"""Retention: which runs, model versions and blobs have expired, and collecting them.
+"""Retention: which runs, model versions, logged predictions and blobs have expired, and
+collecting them.
 
 Never deleted: a version with an alias, the run that produced a kept version (and so the
 data and artifacts it references), a running run, and any blob a kept record points at.
@@ -10,7 +11,7 @@ progress.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from podium.core.clock import utcnow
@@ -26,6 +27,8 @@ class GcPlan:
     runs: list[str] = field(default_factory=list)
     versions: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # (id, number)
     blobs: list[tuple[str, int]] = field(default_factory=list)  # (digest, size)
+    # deployment -> (logged before this time expire, how many)
+    predictions: dict[str, tuple[datetime, int]] = field(default_factory=dict)
 
     @property
     def bytes(self) -> int:
@@ -37,6 +40,7 @@ class GcPlan:
             "versions": {m: [n for _, n in vs] for m, vs in self.versions.items()},
             "blobs": [d for d, _ in self.blobs],
             "bytes": self.bytes,
+            "predictions": {d: n for d, (_, n) in self.predictions.items()},
         }
 
 
@@ -73,6 +77,11 @@ def plan_gc(
                 continue
             if _expired(i, r.created_at, p.keep_last, p.max_age_s, now):
                 plan.runs.append(r.id)
+    for p in (p for p in policies if p.kind == "predictions"):
+        before = now - timedelta(seconds=p.max_age_s) if p.max_age_s is not None else None
+        cut, n = ws.store.predictions.cutoff(p.name, keep_last=p.keep_last, before=before)
+        if cut is not None and n:
+            plan.predictions[p.name] = (cut, n)
     referenced = repo.referenced_digests(except_runs=set(plan.runs), except_versions=deleted_vids)
     for digest in ws.artifacts.digests():
         if digest in referenced:
@@ -89,6 +98,8 @@ def collect(ws: Workspace, plan: GcPlan) -> GcPlan:
     for model, versions in plan.versions.items():
         repo.delete_versions(model, versions)
     repo.delete_runs(plan.runs)
+    for deployment, (cut, _) in plan.predictions.items():
+        ws.store.predictions.delete_before(deployment, cut)
     still = repo.referenced_digests()
     for digest, _ in plan.blobs:
         if digest not in still:  # something may have started using it since the plan

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, func, insert, select
 
 from podium.store import schema as t
+from podium.store.audit import append as audit
 from podium.store.base import Database
 
 P = t.predictions
@@ -51,3 +52,53 @@ class PredictionRepo:
         for r in rows:
             r["feedback"] = fb.get(r["id"])
         return rows
+
+    def cutoff(
+        self, deployment: str, *, keep_last: int | None, before: datetime | None
+    ) -> tuple[datetime | None, int]:
+        """The time before which ``deployment``'s predictions expire (older than ``before``,
+        or beyond the newest ``keep_last``), and how many that is."""
+        with self.db.read() as conn:
+            limit = before
+            if keep_last is not None:
+                nth = conn.execute(
+                    select(P.c.at)
+                    .where(P.c.deployment == deployment)
+                    .order_by(P.c.at.desc())
+                    .offset(keep_last - 1)
+                    .limit(1)
+                ).scalar()
+                if nth is not None and (limit is None or nth > limit):
+                    limit = nth
+            if limit is None:
+                return None, 0
+            n = conn.execute(
+                select(func.count()).where(P.c.deployment == deployment, P.c.at < limit)
+            ).scalar_one()
+            return limit, int(n)
+
+    def delete_before(self, deployment: str, cutoff: datetime, batch: int = 5_000) -> int:
+        """Delete ``deployment``'s predictions older than ``cutoff`` and their feedback, in
+        batches so servers writing the log never wait long for the lock."""
+        total = 0
+        while True:
+            with self.db.write() as conn:
+                ids = list(
+                    conn.execute(
+                        select(P.c.id)
+                        .where(P.c.deployment == deployment, P.c.at < cutoff)
+                        .limit(batch)
+                    ).scalars()
+                )
+                if not ids:
+                    return total
+                conn.execute(delete(F).where(F.c.prediction_id.in_(ids)))
+                conn.execute(delete(P).where(P.c.id.in_(ids)))
+                audit(
+                    conn,
+                    "predictions.delete",
+                    f"deployments:/{deployment}",
+                    {"count": len(ids), "before": cutoff.isoformat()},
+                    None,
+                )
+                total += len(ids)

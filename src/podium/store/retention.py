@@ -16,7 +16,7 @@ from podium.store.audit import append as audit
 from podium.store.base import Database
 
 P = t.retention_policies
-KINDS = ("pipeline", "model")
+KINDS = ("pipeline", "model", "predictions")  # predictions: a deployment's log
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class RetentionRepo:
             raise ValidationError(
                 f"Retention applies to {' or '.join(KINDS)}, not {kind!r}.", field="kind"
             )
-        check_name(name, f"{kind} name")
+        check_name(name, "deployment name" if kind == "predictions" else f"{kind} name")
         if keep_last is None and max_age_s is None:
             raise ValidationError("Give --keep-last, --max-age or both.", field="keep_last")
         if keep_last is not None and keep_last < 1:
