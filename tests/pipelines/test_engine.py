@@ -51,15 +51,13 @@ def two_naps(seconds: float = 0.5) -> Any:
 
 
 def test_independent_steps_run_in_parallel(workspace: Workspace) -> None:
-    t0 = time.perf_counter()
     result = two_naps.run(seconds=0.5)
-    wall = time.perf_counter() - t0
     assert result.outputs == "ab"
     steps = {s.name: s for s in podium.Client().get_run(result.id).steps}
     first, second = steps["nap"], steps["nap_2"]
     assert first.started_at and first.ended_at and second.started_at and second.ended_at
-    assert second.started_at < first.ended_at and first.started_at < second.ended_at  # overlap
-    assert wall < 0.95, f"two 0.5 s steps took {wall:.2f} s: not parallel"
+    # They overlapped: a wall-clock bound would only measure how busy the machine is.
+    assert second.started_at < first.ended_at and first.started_at < second.ended_at
 
 
 def test_max_workers_one_runs_steps_one_at_a_time(workspace: Workspace) -> None:

@@ -12,7 +12,17 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from podium._version import __version__
-from podium.cli import data, deployments, flags, models, monitor, retention, runs, schedules
+from podium.cli import (
+    batch,
+    data,
+    deployments,
+    flags,
+    models,
+    monitor,
+    retention,
+    runs,
+    schedules,
+)
 from podium.cli.render import err, out, print_error, print_json
 from podium.core.errors import PodiumError
 
@@ -52,6 +62,7 @@ app.command("gc")(retention.gc)
 app.command("scheduler")(schedules.scheduler)
 app.add_typer(monitor.app, name="monitor")
 app.command("status")(monitor.status)
+app.command("batch")(batch.batch)
 
 
 def _version(value: bool) -> None:

@@ -14,6 +14,9 @@ from podium.core.context import run_id_var
 from podium.core.errors import PipelineError
 from podium.core.settings import Settings
 
+START_TIMEOUT_S = 120.0  # for the child interpreter to start and unpickle the step
+STARTED = b"started"
+
 
 class StepTimeout(Exception):
     """A step try ran past its timeout and was stopped."""
@@ -36,6 +39,16 @@ def call_with_timeout(
     proc.start()
     sender.close()
     try:
+        # The clock starts when the step does, not when the interpreter does: a spawn and
+        # podium's imports take seconds on a loaded machine.
+        if not receiver.poll(START_TIMEOUT_S):
+            proc.kill()
+            raise PipelineError(
+                f"The step's process did not start within {START_TIMEOUT_S:g} s "
+                f"(exit code {proc.exitcode})."
+            )
+        if receiver.recv_bytes() != STARTED:
+            raise PipelineError("The step's process sent an unexpected first message.")
         if not receiver.poll(timeout):
             proc.kill()
             raise StepTimeout(
@@ -64,6 +77,7 @@ def _child(payload: bytes, sender: Any) -> None:
     fn, args, kwargs, settings, run_id = cloudpickle.loads(payload)
     Workspace(settings).activate()
     run_id_var.set(run_id)
+    sender.send_bytes(STARTED)
     try:
         out = (True, fn(*args, **kwargs))
     except BaseException as exc:  # sent to the parent, which raises it

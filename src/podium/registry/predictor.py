@@ -164,6 +164,19 @@ class Predictor:
                 labels = np.asarray(self.model.predict(x)).tolist()
         return labels, proba.tolist()
 
+    def infer_arrays(self, model_input: ModelInput) -> tuple[np.ndarray[Any, Any], Any]:
+        """:meth:`infer` as arrays (labels, probabilities or None), for large batches."""
+        x = self._frame(model_input)
+        with self._model_config():
+            if not (self.has_proba and self.classes is not None):
+                return np.asarray(self.model.predict(x)), None
+            proba = np.asarray(self.model.predict_proba(x))
+            if self._label_is_argmax:
+                labels = np.asarray(self.model.classes_)[proba.argmax(axis=1)]
+            else:
+                labels = np.asarray(self.model.predict(x))
+        return labels, proba
+
     def _model_config(self) -> AbstractContextManager[Any]:
         """scikit-learn re-checks every input for NaN and inf (a quarter of a one-row call);
         when the validator has already proven the input finite, that check is skipped."""

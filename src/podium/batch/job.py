@@ -1,0 +1,254 @@
+"""Batch scoring: stream parts of the input through the model into partitioned output.
+
+Each part becomes one output file, written under a temporary name and renamed into place,
+and only then recorded in the manifest (``_manifest.jsonl``, one line per part). A re-run
+skips the parts the manifest lists for the same model version and unchanged input; a job
+killed at any point resumes with neither duplicate nor missing rows, because a part is
+either fully written and recorded, or rewritten from scratch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from podium.batch.rows import check_columns, validate
+from podium.batch.sources import InputFile, list_inputs, read_parts
+from podium.core.errors import ValidationError
+from podium.registry import Predictor
+
+log = logging.getLogger("podium.batch")
+MANIFEST = "_manifest.jsonl"
+REJECTS = "_rejects"
+OUTPUT_FORMATS = ("parquet", "csv")
+
+Progress = Callable[[int, int | None], None]  # (rows done, rows in total if known)
+
+
+class TooManyErrors(ValidationError):
+    """More rows failed validation than ``max_errors`` allows."""
+
+
+@dataclass
+class BatchResult:
+    output: str
+    model_version: str
+    rows: int = 0  # scored in this run
+    rejected: int = 0
+    parts_written: int = 0
+    parts_skipped: int = 0  # already scored by this model version
+    seconds: float = 0.0
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "rows_per_s": self.rows_per_s}
+
+
+def score(
+    predictor: Predictor,
+    input: str,
+    output: str,
+    *,
+    chunk_size: int = 100_000,
+    id_column: str | None = None,
+    output_format: str = "parquet",
+    input_format: str | None = None,
+    max_errors: int = 0,
+    progress: Progress | None = None,
+) -> BatchResult:
+    """Score every row of ``input`` with ``predictor`` into the folder ``output``.
+
+    >>> score(podium.load("models:/churn@champion"), "data/*.parquet", "scored/")  # doctest: +SKIP
+    """
+    import fsspec
+
+    if predictor.signature is None or predictor.version is None:
+        raise ValidationError(
+            "Batch scoring needs a registered model with a signature.",
+            field="model",
+            hint="Register it with an input_example.",
+        )
+    if output_format not in OUTPUT_FORMATS:
+        raise ValidationError(
+            f"--format must be parquet or csv, got {output_format!r}.", field="format"
+        )
+    if chunk_size < 1:
+        raise ValidationError("--chunk-size must be at least 1.", field="chunk_size")
+    t0 = time.perf_counter()
+    inputs = list_inputs(input, input_format)
+    fs, root = fsspec.core.url_to_fs(output)
+    fs.makedirs(root, exist_ok=True)
+    fs.makedirs(f"{root}/{REJECTS}", exist_ok=True)
+    version = predictor.version.uri
+    done = _done(fs, f"{root}/{MANIFEST}", version)
+    result = BatchResult(output, version)
+    known = [f.rows for f in inputs if f.rows is not None]
+    total = sum(known) if len(known) == len(inputs) else None
+    seen = 0
+    for f in inputs:
+        finished = {p for (name, fp, p) in done if name == f.name and fp == f.fingerprint}
+        start = 0
+        while start in finished:
+            start += 1
+        seen += start * chunk_size if f.rows is None else min(start * chunk_size, f.rows)
+        for number, table in read_parts(f, chunk_size, start):
+            if number in finished:
+                result.parts_skipped += 1
+                seen += table.num_rows
+                continue
+            scored, rejected = _part(
+                predictor, f, number, table, chunk_size, id_column, len(inputs)
+            )
+            name = f"part-{f.key}-{number:06d}.{output_format}"
+            _write(fs, f"{root}/{name}", scored, output_format)
+            if rejected is not None:
+                _write(fs, f"{root}/{REJECTS}/{name}", rejected, output_format)
+            _record(fs, f"{root}/{MANIFEST}", f, number, version, scored.num_rows, name, rejected)
+            result.files.append(name)
+            result.parts_written += 1
+            result.rows += scored.num_rows
+            result.rejected += 0 if rejected is None else rejected.num_rows
+            seen += table.num_rows
+            if progress is not None:
+                progress(seen, total)
+            if result.rejected > max_errors:
+                first = rejected.column("reason")[0].as_py() if rejected is not None else ""
+                raise TooManyErrors(
+                    f"Stopped after {result.rejected} rejected row(s), more than --max-errors "
+                    f"{max_errors} (first in {f.name}: {first}).",
+                    field="max_errors",
+                    hint=f"See {output.rstrip('/')}/{REJECTS}/; fix the input or raise "
+                    "--max-errors, then run again: scored parts are kept.",
+                )
+        result.parts_skipped += len([p for p in finished if p < start])
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _done(fs: Any, path: str, version: str) -> set[tuple[str, str, int]]:
+    """(input name, fingerprint, part) already scored by ``version``."""
+    if not fs.exists(path):
+        return set()
+    out = set()
+    with fs.open(path, "r") as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut by a crash: its part is redone
+                continue
+            if rec.get("model_version") == version:
+                out.add((rec["input"], rec["fingerprint"], int(rec["part"])))
+    return out
+
+
+def _part(
+    predictor: Predictor,
+    f: InputFile,
+    number: int,
+    table: Any,
+    chunk_size: int,
+    id_column: str | None,
+    n_inputs: int,
+) -> tuple[Any, Any]:
+    """(scored rows, rejected rows or None) of one part, as pyarrow Tables."""
+    import pyarrow as pa
+
+    sig = predictor.signature
+    assert sig is not None  # checked by score()
+    names = table.column_names
+    check_columns(names, sig, f.name)
+    if id_column is not None and id_column not in names:
+        raise ValidationError(
+            f"{f.name} has no id column {id_column!r}.",
+            field="id_column",
+            hint=f"Its columns: {', '.join(names[:10])}.",
+        )
+    frame = table.select([c for c in sig.columns if c in names]).to_pandas()
+    x, ok, reasons = validate(frame, sig)
+    if id_column is not None:
+        ids = table.column(id_column)
+        id_name = id_column
+    else:
+        first = number * chunk_size
+        ids = pa.array(np.arange(first, first + table.num_rows, dtype=np.int64))
+        id_name = "row"
+    now = datetime.now(UTC)
+    keep = pa.array(ok)
+    cols: dict[str, Any] = {id_name: ids.filter(keep)}
+    if n_inputs > 1:
+        cols["source"] = pa.array([f.name] * int(ok.sum()), pa.string())
+    if ok.any():
+        labels, proba = predictor.infer_arrays(x)
+        cols["prediction"] = pa.array(labels)
+        if proba is not None and predictor.classes is not None:
+            for i, c in enumerate(predictor.classes):
+                cols[f"proba_{c}"] = pa.array(proba[:, i])
+    else:
+        cols["prediction"] = pa.array([], pa.null())
+    m = int(ok.sum())
+    cols["model_version"] = pa.array([predictor.version.uri] * m, pa.string())  # type: ignore[union-attr]
+    cols["scored_at"] = pa.array([now] * m, pa.timestamp("us", tz="UTC"))
+    scored = pa.table(cols)
+    if ok.all():
+        return scored, None
+    bad = pa.array(~ok)
+    rejected = table.filter(bad)
+    rejected = pa.table(
+        {
+            id_name: ids.filter(bad),
+            "reason": pa.array([r for r in reasons if r is not None], pa.string()),
+            **{c: rejected.column(c).cast(pa.string()) for c in rejected.column_names},
+        }
+    )
+    return scored, rejected
+
+
+def _write(fs: Any, path: str, table: Any, fmt: str) -> None:
+    """Write under a temporary name, then rename: a reader never sees half a file."""
+    tmp = f"{path}.tmp"
+    with fs.open(tmp, "wb") as out:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, out)
+        else:
+            from pyarrow import csv
+
+            csv.write_csv(table, out)
+    fs.mv(tmp, path)
+
+
+def _record(
+    fs: Any,
+    path: str,
+    f: InputFile,
+    number: int,
+    version: str,
+    rows: int,
+    name: str,
+    rejected: Any,
+) -> None:
+    line = {
+        "input": f.name,
+        "fingerprint": f.fingerprint,
+        "part": number,
+        "model_version": version,
+        "rows": rows,
+        "rejected": 0 if rejected is None else rejected.num_rows,
+        "file": name,
+        "at": datetime.now(UTC).isoformat(),
+    }
+    with fs.open(path, "a") as out:
+        out.write(json.dumps(line) + "\n")
+        out.flush()

@@ -1,0 +1,182 @@
+"""Batch inputs: files, folders, globs and fsspec URLs, read as fixed-size parts.
+
+A part is ``chunk_size`` consecutive rows of one input file, numbered from 0. The numbering
+depends only on the file and the chunk size, so a re-run finds the same parts and can skip
+those already scored. Parquet skips whole row groups to reach a part; CSV and JSON Lines
+are parsed up to it (pyarrow's streaming readers), never loaded whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from podium.core.errors import ValidationError
+
+FORMATS = {
+    ".csv": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+GLOB_CHARS = set("*?[")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    url: str  # what fsspec opens
+    name: str  # the path as listed: the source of its rows in the output
+    fmt: str
+    fingerprint: str  # size and modification time (or etag): a changed file is re-scored
+    rows: int | None  # known up front for Parquet
+
+    @property
+    def key(self) -> str:
+        """A short stable id for output file names."""
+        return hashlib.sha1(self.name.encode()).hexdigest()[:10]
+
+
+def list_inputs(spec: str, fmt: str | None = None) -> list[InputFile]:
+    """The files ``spec`` names (a file, a folder, a glob or an fsspec URL), sorted."""
+    import fsspec
+
+    try:
+        fs, path = fsspec.core.url_to_fs(spec)
+    except (ImportError, ValueError) as exc:
+        raise ValidationError(
+            f"Cannot open {spec!r}: {exc}.",
+            field="input",
+            hint="Use a path, a glob or an fsspec URL (s3://... needs s3fs).",
+        ) from None
+    protocol = fs.protocol[0] if isinstance(fs.protocol, tuple | list) else fs.protocol
+    if any(c in path for c in GLOB_CHARS):
+        paths = sorted(fs.glob(path))
+    elif fs.isdir(path):
+        paths = sorted(p for p in fs.find(path) if _format(p, fmt, strict=False))
+    elif fs.exists(path):
+        paths = [path]
+    else:
+        raise ValidationError(f"No such input: {spec!r}.", field="input")
+    if not paths:
+        raise ValidationError(
+            f"{spec!r} names no CSV, Parquet or JSON Lines file.",
+            field="input",
+            hint="Point at a file, a folder of them, or a glob such as 'data/*.parquet'.",
+        )
+    out = []
+    for p in paths:
+        info = fs.info(p)
+        stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or ""
+        f = _format(p, fmt, strict=True) or ""
+        url = p if protocol in ("file", "local") else f"{protocol}://{p}"
+        rows = _parquet_rows(fs, p) if f == "parquet" else None
+        out.append(InputFile(url, p, f, f"{info.get('size')}:{stamp}", rows))
+    return out
+
+
+def _format(path: str, fmt: str | None, *, strict: bool) -> str | None:
+    if fmt is not None:
+        return fmt
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    found = FORMATS.get(suffix)
+    if found is None and strict:
+        raise ValidationError(
+            f"Cannot tell the format of {path!r}.",
+            field="format",
+            hint="Use .csv, .parquet or .jsonl files, or pass --format.",
+        )
+    return found
+
+
+def _parquet_rows(fs: Any, path: str) -> int:
+    import pyarrow.parquet as pq
+
+    with fs.open(path, "rb") as f:
+        return int(pq.ParquetFile(f).metadata.num_rows)
+
+
+def read_parts(f: InputFile, chunk_size: int, start: int = 0) -> Iterator[tuple[int, Any]]:
+    """(part number, pyarrow Table of up to ``chunk_size`` rows) from part ``start`` on."""
+    import fsspec
+
+    with fsspec.open(f.url, "rb") as stream:
+        try:
+            if f.fmt == "parquet":
+                yield from _parquet(stream, chunk_size, start)
+            else:
+                yield from _rechunk(_text_batches(stream, f.fmt), chunk_size, start, 0)
+        except ValidationError:
+            raise
+        except Exception as exc:  # a parser error of pyarrow: the file is bad, say which
+            raise ValidationError(
+                f"{f.name} is not readable as {f.fmt}: {type(exc).__name__}: {exc}.",
+                field="input",
+            ) from None
+
+
+def _parquet(stream: Any, chunk_size: int, start: int) -> Iterator[tuple[int, Any]]:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(stream)
+    skip = start * chunk_size
+    first, offset = 0, 0  # the row group holding row `skip`, and the row it starts at
+    for i in range(pf.num_row_groups):
+        n = pf.metadata.row_group(i).num_rows
+        if offset + n > skip:
+            first = i
+            break
+        offset += n
+    else:
+        return
+    batches = pf.iter_batches(batch_size=chunk_size, row_groups=range(first, pf.num_row_groups))
+    yield from _rechunk(batches, chunk_size, start, offset)
+
+
+def _text_batches(stream: Any, fmt: str) -> Iterator[Any]:
+    if fmt == "csv":
+        from pyarrow import csv
+
+        reader = csv.open_csv(stream, read_options=csv.ReadOptions(block_size=1 << 22))
+    else:
+        from pyarrow import json
+
+        reader = json.open_json(stream, read_options=json.ReadOptions(block_size=1 << 22))
+    yield from reader
+
+
+def _rechunk(
+    batches: Iterator[Any], chunk_size: int, start: int, first_row: int
+) -> Iterator[tuple[int, Any]]:
+    """Exact ``chunk_size``-row parts, numbered by row position in the file; ``first_row`` is
+    the file row of the first batch. Parts before ``start`` are dropped unread by the model."""
+    import pyarrow as pa
+
+    pending: list[Any] = []
+    have = 0
+    row = first_row  # file row of pending[0]'s first row
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        have += batch.num_rows
+        while have >= chunk_size or (have and row % chunk_size):
+            table = pa.Table.from_batches(pending)
+            # Align to part boundaries: the first part may start mid-batch after a skip.
+            take = chunk_size - (row % chunk_size)
+            if have < take:
+                break
+            part, rest = table.slice(0, take), table.slice(take)
+            number = row // chunk_size
+            if number >= start:
+                yield number, part
+            row += take
+            pending = rest.to_batches() if rest.num_rows else []
+            have = rest.num_rows
+    if have:
+        number = row // chunk_size
+        if number >= start:
+            yield number, pa.Table.from_batches(pending)
