@@ -55,6 +55,24 @@ def test_subpackage_exports() -> None:
         "start_in_thread",
     ]
     assert "pipeline" in podium.pipelines.__all__ and "step" in podium.pipelines.__all__
+    assert "deploy" in podium.pipelines.__all__
+
+
+def test_monitoring_watch_and_batch_exports() -> None:
+    import podium.batch
+    import podium.monitoring
+    import podium.watch
+
+    assert sorted(podium.monitoring.__all__) == [
+        "ColumnDrift",
+        "DriftReport",
+        "DriftSettings",
+        "Reference",
+        "build",
+        "detect",
+    ]
+    assert sorted(podium.watch.__all__) == ["Monitor", "figures", "snapshot", "watched_model"]
+    assert sorted(podium.batch.__all__) == ["BatchResult", "TooManyErrors", "batch_score", "score"]
 
 
 def test_import_podium_loads_no_heavy_dependency() -> None:

@@ -201,3 +201,18 @@ def test_kill_9_mid_job_resumes_with_no_duplicate_or_missing_row(
     )
     ids = scored(out)["row"]
     assert len(ids) == n and ids.is_unique and set(ids) == set(range(n))
+
+
+def test_a_new_chunk_size_or_a_changed_file_leaves_no_stale_part(
+    model: Any, trained: Trained, tmp_path: Path
+) -> None:
+    src = tmp_path / "in.csv"
+    rows(trained, 1_000).to_csv(src, index=False)
+    out = tmp_path / "out"
+    assert score(model, str(src), str(out), chunk_size=100).parts_written == 10
+    assert score(model, str(src), str(out), chunk_size=300).parts_written == 4
+    assert sorted(scored(out)["row"]) == list(range(1_000))
+    time.sleep(0.01)  # a new modification time, whatever the file system's resolution
+    rows(trained, 250, 7).to_csv(src, index=False)
+    assert score(model, str(src), str(out), chunk_size=300).parts_written == 1
+    assert sorted(scored(out)["row"]) == list(range(250))

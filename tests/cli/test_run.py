@@ -95,3 +95,76 @@ def test_bad_params_are_explained(sqlite_workspace: Workspace, pipeline_file: Pa
     assert r.exit_code == 1 and "expected NAME=VALUE" in r.stderr
     r = runner.invoke(app, ["run", f"{pipeline_file}:summing", "-p", "m=1"])
     assert r.exit_code == 1 and "Its parameters are: n, flag." in r.stderr
+
+
+TRAINING_FILE = textwrap.dedent(
+    """
+    import podium
+    from podium import pipeline, step
+    from podium.pipelines import check_metrics, deploy
+
+    def data():
+        from sklearn.datasets import load_breast_cancer
+
+        return load_breast_cancer(return_X_y=True, as_frame=True)
+
+    @step(cache=False)
+    def train(c: float):
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        x, y = data()
+        return make_pipeline(StandardScaler(), LogisticRegression(C=c)).fit(x, y)
+
+    @step(cache=False)
+    def register(model, metrics):
+        x, _ = data()
+        return podium.register_model(model, "cancer", input_example=x.head(20), metrics=metrics).uri
+
+    @step(cache=False)
+    def metrics(model) -> dict:
+        x, y = data()
+        return {"accuracy": float(model.score(x, y))}
+
+    @pipeline
+    def training(c: float = 1.0, floor: float = 0.9):
+        trained = train(c)
+        checked = check_metrics(metrics(trained), {"accuracy": f">= {floor}"})
+        return register(trained, checked)
+
+    @pipeline
+    def training_and_deploy(c: float = 1.0):
+        trained = train(c)
+        return deploy(register(trained, metrics(trained)), "cancer-step")
+    """
+)
+
+
+def test_run_with_deploy_serves_what_the_run_registered(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    path = tmp_path / "training.py"
+    path.write_text(TRAINING_FILE)
+    r = runner.invoke(app, ["run", f"{path}:training", "--deploy", "cancer", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["deployed"] == {
+        "deployment": "cancer",
+        "revision": 1,
+        "model": "models:/cancer/1",
+    }
+    r = runner.invoke(app, ["run", f"{path}:training", "--deploy", "cancer"])
+    assert r.exit_code == 0 and "Deployed models:/cancer/2 as 'cancer' (revision 2)" in r.output
+    # A failed gate: nothing registered, nothing deployed, the served version unchanged.
+    r = runner.invoke(app, ["run", f"{path}:training", "-p", "floor=1.5", "--deploy", "cancer"])
+    assert r.exit_code == 1
+    assert workspace.store.deployments.get("cancer").spec["variants"]["main"]["model"] == (
+        "models:/cancer/2"
+    )
+    r = runner.invoke(app, ["run", f"{path}:training", "--deploy", "../x"])
+    assert r.exit_code == 1 and "deployment name" in r.output
+    # The built-in step does the same inside the pipeline.
+    r = runner.invoke(app, ["run", f"{path}:training_and_deploy", "--json"])
+    assert r.exit_code == 0, r.output
+    dep = workspace.store.deployments.get("cancer-step")
+    assert dep.spec["variants"]["main"]["model"] == "models:/cancer/3"

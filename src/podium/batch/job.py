@@ -56,7 +56,7 @@ class BatchResult:
 
 
 def score(
-    predictor: Predictor,
+    model: Predictor | str,
     input: str,
     output: str,
     *,
@@ -67,12 +67,18 @@ def score(
     max_errors: int = 0,
     progress: Progress | None = None,
 ) -> BatchResult:
-    """Score every row of ``input`` with ``predictor`` into the folder ``output``.
+    """Score every row of ``input`` with ``model`` (a predictor, or a model URI loaded from the
+    current workspace) into the folder ``output``.
 
-    >>> score(podium.load("models:/churn@champion"), "data/*.parquet", "scored/")  # doctest: +SKIP
+    >>> score("models:/churn@champion", "data/*.parquet", "scored/")  # doctest: +SKIP
     """
     import fsspec
 
+    if isinstance(model, str):
+        from podium.client import Client
+
+        model = Client().load(model)
+    predictor = model
     if predictor.signature is None or predictor.version is None:
         raise ValidationError(
             "Batch scoring needs a registered model with a signature.",
@@ -91,13 +97,23 @@ def score(
     fs.makedirs(root, exist_ok=True)
     fs.makedirs(f"{root}/{REJECTS}", exist_ok=True)
     version = predictor.version.uri
-    done = _done(fs, f"{root}/{MANIFEST}", version)
+    records = _manifest(fs, f"{root}/{MANIFEST}")
     result = BatchResult(output, version)
     known = [f.rows for f in inputs if f.rows is not None]
     total = sum(known) if len(known) == len(inputs) else None
     seen = 0
     for f in inputs:
-        finished = {p for (name, fp, p) in done if name == f.name and fp == f.fingerprint}
+        mine = [r for r in records if r["input"] == f.name]
+        current = (f.fingerprint, version, chunk_size)
+        finished = {int(r["part"]) for r in mine if _state(r) == current}
+        # Parts written for another version, chunk size or content of this input are
+        # stale: the new ones take their names, and any beyond must not linger.
+        fresh = {r["file"] for r in mine if _state(r) == current}
+        for r in mine:
+            if r["file"] not in fresh:
+                for stale in (f"{root}/{r['file']}", f"{root}/{REJECTS}/{r['file']}"):
+                    if fs.exists(stale):
+                        fs.rm(stale)
         start = 0
         while start in finished:
             start += 1
@@ -114,7 +130,17 @@ def score(
             _write(fs, f"{root}/{name}", scored, output_format)
             if rejected is not None:
                 _write(fs, f"{root}/{REJECTS}/{name}", rejected, output_format)
-            _record(fs, f"{root}/{MANIFEST}", f, number, version, scored.num_rows, name, rejected)
+            _record(
+                fs,
+                f"{root}/{MANIFEST}",
+                f,
+                number,
+                version,
+                chunk_size,
+                scored.num_rows,
+                name,
+                rejected,
+            )
             result.files.append(name)
             result.parts_written += 1
             result.rows += scored.num_rows
@@ -136,20 +162,23 @@ def score(
     return result
 
 
-def _done(fs: Any, path: str, version: str) -> set[tuple[str, str, int]]:
-    """(input name, fingerprint, part) already scored by ``version``."""
+def _manifest(fs: Any, path: str) -> list[dict[str, Any]]:
+    """The manifest's records, oldest first; a line cut by a crash is ignored (its part is
+    redone)."""
     if not fs.exists(path):
-        return set()
-    out = set()
+        return []
+    out = []
     with fs.open(path, "r") as f:
         for line in f:
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:  # a line cut by a crash: its part is redone
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
                 continue
-            if rec.get("model_version") == version:
-                out.add((rec["input"], rec["fingerprint"], int(rec["part"])))
     return out
+
+
+def _state(record: dict[str, Any]) -> tuple[str, str, int]:
+    return record["fingerprint"], record["model_version"], int(record.get("chunk_size", 0))
 
 
 def _part(
@@ -235,6 +264,7 @@ def _record(
     f: InputFile,
     number: int,
     version: str,
+    chunk_size: int,
     rows: int,
     name: str,
     rejected: Any,
@@ -244,6 +274,7 @@ def _record(
         "fingerprint": f.fingerprint,
         "part": number,
         "model_version": version,
+        "chunk_size": chunk_size,
         "rows": rows,
         "rejected": 0 if rejected is None else rejected.num_rows,
         "file": name,

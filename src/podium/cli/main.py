@@ -207,6 +207,13 @@ def run_pipeline(
         str | None,
         typer.Option(help="local or ray (default: $PODIUM_EXECUTOR, else local)."),
     ] = None,
+    deploy: Annotated[
+        str | None,
+        typer.Option(
+            "--deploy",
+            help="Then serve the model version the run registered as this deployment.",
+        ),
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the run as JSON.")] = False,
 ) -> None:
     """Run a pipeline, showing its steps live."""
@@ -216,13 +223,46 @@ def run_pipeline(
     pipe = load_pipeline(pipeline_ref)
     params = parse_params(param or [])
     steps = list(pipe.build(**params).nodes)
+    if deploy is not None:
+        from podium.core.names import check_name
+
+        check_name(deploy, "deployment name")  # refuse a bad name before the run, not after
+
+    def deployed(result: Any) -> dict[str, Any]:
+        if deploy is None:
+            return {}
+        return {"deployed": _deploy_registered(result.id, deploy)}
+
     run_live(
         steps,
         lambda on_event: pipe.run(
             max_workers=workers, fail_fast=fail_fast, on_event=on_event, executor=executor, **params
         ),
         json_,
+        deployed,
     )
+
+
+def _deploy_registered(run_id: str, name: str) -> dict[str, Any]:
+    """Deploy the model version run ``run_id`` registered (the newest, if several)."""
+    from podium.client import Client
+    from podium.core.errors import NotFoundError
+
+    client = Client()
+    made = [
+        v
+        for m in client.list_models(limit=1000)
+        for v in client.list_versions(m.name, limit=20)
+        if v.run_id == run_id
+    ]
+    if not made:
+        raise NotFoundError(
+            f"Run {run_id} registered no model version, so there is nothing to deploy as {name!r}.",
+            hint="End the pipeline with a step that calls podium.register_model(...).",
+        )
+    mv = max(made, key=lambda v: v.created_at)
+    dep = client.deploy_model(mv.uri, name)
+    return {"deployment": dep.name, "revision": dep.revision, "model": mv.uri}
 
 
 @app.command("check")

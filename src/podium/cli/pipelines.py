@@ -56,9 +56,13 @@ class StepView:
 
 
 def run_live(
-    steps: list[str], go: Callable[[Callable[[str, str], None]], RunResult], json_: bool
-) -> None:
-    """Run ``go(on_event)`` showing a live table, then a summary (or JSON)."""
+    steps: list[str],
+    go: Callable[[Callable[[str, str], None]], RunResult],
+    json_: bool,
+    extra: Callable[[RunResult], dict[str, Any]] | None = None,
+) -> RunResult:
+    """Run ``go(on_event)`` showing a live table, then a summary (or JSON, with ``extra``'s
+    keys added); return the result."""
     view = StepView(steps)
     result: RunResult | None = None
     error: PipelineError | None = None
@@ -80,12 +84,17 @@ def run_live(
     if error is not None:
         raise error
     assert result is not None  # go() returned or raised
+    more = extra(result) if extra is not None else {}
     if json_:
-        print_json(result.run.to_dict())
-        return
+        print_json({**result.run.to_dict(), **more})
+        return result
     steps_run = result.run.steps
     cached = sum(s.cache_hit for s in steps_run)
     out.print(
         f"Run {result.id} {result.status} in {result.run.duration_s or 0:.2f} s "
         f"({len(steps_run)} steps, {cached} from cache). Details: podium runs show {result.id}"
     )
+    if more.get("deployed"):
+        d = more["deployed"]
+        out.print(f"Deployed {d['model']} as {d['deployment']!r} (revision {d['revision']}).")
+    return result

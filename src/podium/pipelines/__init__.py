@@ -1,5 +1,6 @@
 """Pipelines: ``@step`` and ``@pipeline``, the DAG they build, and the runner."""
 
+from podium.pipelines.builtin import deploy
 from podium.pipelines.gates import beat_champion, check_data, check_metrics, check_serialization
 from podium.pipelines.graph import Graph, OutputRef
 from podium.pipelines.loader import load_pipeline, resume_run
@@ -21,6 +22,7 @@ __all__ = [
     "check_data",
     "check_metrics",
     "check_serialization",
+    "deploy",
     "load_artifact",
     "load_pipeline",
     "pipeline",
