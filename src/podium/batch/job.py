@@ -215,8 +215,9 @@ def _part(
     now = datetime.now(UTC)
     keep = pa.array(ok)
     cols: dict[str, Any] = {id_name: ids.filter(keep)}
+    m = int(ok.sum())
     if n_inputs > 1:
-        cols["source"] = pa.array([f.name] * int(ok.sum()), pa.string())
+        cols["source"] = _constant(f.name, m)
     if ok.any():
         labels, proba = predictor.infer_arrays(x)
         cols["prediction"] = pa.array(labels)
@@ -225,9 +226,9 @@ def _part(
                 cols[f"proba_{c}"] = pa.array(proba[:, i])
     else:
         cols["prediction"] = pa.array([], pa.null())
-    m = int(ok.sum())
-    cols["model_version"] = pa.array([predictor.version.uri] * m, pa.string())  # type: ignore[union-attr]
-    cols["scored_at"] = pa.array([now] * m, pa.timestamp("us", tz="UTC"))
+    cols["model_version"] = _constant(predictor.version.uri, m)  # type: ignore[union-attr]
+    stamp = np.datetime64(now.replace(tzinfo=None), "us")
+    cols["scored_at"] = pa.array(np.full(m, stamp), pa.timestamp("us", tz="UTC"))
     scored = pa.table(cols)
     if ok.all():
         return scored, None
@@ -241,6 +242,13 @@ def _part(
         }
     )
     return scored, rejected
+
+
+def _constant(value: str, n: int) -> Any:
+    """A column of one repeated string, dictionary-encoded: one copy, not n."""
+    import pyarrow as pa
+
+    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), [value])
 
 
 def _write(fs: Any, path: str, table: Any, fmt: str) -> None:
