@@ -92,6 +92,9 @@ def test_csv_jsonl_folders_and_globs(model: Any, trained: Trained, tmp_path: Pat
     }
     only = score(model, str(src / "*.csv"), str(tmp_path / "glob"), chunk_size=1_000)
     assert only.rows == 700 and "source" not in scored(tmp_path / "glob")
+    inside = score(model, str(src), str(src / "scored"), chunk_size=1_000)
+    assert inside.rows == 1_000
+    assert score(model, str(src), str(src / "scored"), chunk_size=1_000).parts_skipped == 2
 
 
 def test_bad_rows_go_to_rejects_with_the_reason_up_to_max_errors(
@@ -216,3 +219,28 @@ def test_a_new_chunk_size_or_a_changed_file_leaves_no_stale_part(
     rows(trained, 250, 7).to_csv(src, index=False)
     assert score(model, str(src), str(out), chunk_size=300).parts_written == 1
     assert sorted(scored(out)["row"]) == list(range(250))
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("processes")
+def test_ray_tasks_give_the_same_output_as_local(
+    model: Any, trained: Trained, tmp_path: Path
+) -> None:
+    x = rows(trained, 5_000)
+    (tmp_path / "src").mkdir()
+    pq.write_table(pa.Table.from_pandas(x), tmp_path / "src" / "in.parquet", row_group_size=700)
+    rows(trained, 1_200, 3).to_csv(tmp_path / "src" / "more.csv", index=False)
+    src = str(tmp_path / "src" / "in*")  # a glob: the Parquet file only, parts read by tasks
+    both = str(tmp_path / "src")  # Parquet and CSV; CSV parts are parsed by the driver
+    local = score(model, both, str(tmp_path / "local"), chunk_size=1_000)
+    ray = score(model, both, str(tmp_path / "ray"), chunk_size=1_000, executor="ray")
+    assert (ray.rows, ray.parts_written) == (local.rows, local.parts_written) == (6_200, 7)
+
+    def frame(folder: str) -> pd.DataFrame:
+        out = scored(tmp_path / folder).drop(columns=["scored_at"])
+        return out.sort_values(["source", "row"]).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(frame("local"), frame("ray"))
+    again = score(model, both, str(tmp_path / "ray"), chunk_size=1_000, executor="ray")
+    assert (again.rows, again.parts_skipped) == (0, 7)
+    assert score(model, src, str(tmp_path / "glob"), chunk_size=1_000, executor="ray").rows == 5_000

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ log = logging.getLogger("podium.batch")
 MANIFEST = "_manifest.jsonl"
 REJECTS = "_rejects"
 OUTPUT_FORMATS = ("parquet", "csv")
+EXECUTORS = ("local", "ray")
 
 Progress = Callable[[int, int | None], None]  # (rows done, rows in total if known)
 
@@ -66,6 +67,7 @@ def score(
     input_format: str | None = None,
     max_errors: int = 0,
     progress: Progress | None = None,
+    executor: str = "local",
 ) -> BatchResult:
     """Score every row of ``input`` with ``model`` (a predictor, or a model URI loaded from the
     current workspace) into the folder ``output``.
@@ -91,9 +93,19 @@ def score(
         )
     if chunk_size < 1:
         raise ValidationError("--chunk-size must be at least 1.", field="chunk_size")
+    if executor not in EXECUTORS:
+        raise ValidationError(
+            f"--executor must be local or ray, got {executor!r}.", field="executor"
+        )
     t0 = time.perf_counter()
-    inputs = list_inputs(input, input_format)
     fs, root = fsspec.core.url_to_fs(output)
+    # Never read our own output (an output folder inside the input folder).
+    inputs = [f for f in list_inputs(input, input_format) if not _inside(f.name, root)]
+    if not inputs:
+        raise ValidationError(
+            f"{input!r} holds nothing to score outside the output folder {output!r}.",
+            field="input",
+        )
     fs.makedirs(root, exist_ok=True)
     fs.makedirs(f"{root}/{REJECTS}", exist_ok=True)
     version = predictor.version.uri
@@ -101,65 +113,154 @@ def score(
     result = BatchResult(output, version)
     known = [f.rows for f in inputs if f.rows is not None]
     total = sum(known) if len(known) == len(inputs) else None
-    seen = 0
-    for f in inputs:
-        mine = [r for r in records if r["input"] == f.name]
-        current = (f.fingerprint, version, chunk_size)
-        finished = {int(r["part"]) for r in mine if _state(r) == current}
-        # Parts written for another version, chunk size or content of this input are
-        # stale: the new ones take their names, and any beyond must not linger.
-        fresh = {r["file"] for r in mine if _state(r) == current}
-        for r in mine:
-            if r["file"] not in fresh:
-                for stale in (f"{root}/{r['file']}", f"{root}/{REJECTS}/{r['file']}"):
-                    if fs.exists(stale):
-                        fs.rm(stale)
-        start = 0
-        while start in finished:
-            start += 1
-        seen += start * chunk_size if f.rows is None else min(start * chunk_size, f.rows)
-        for number, table in read_parts(f, chunk_size, start):
-            if number in finished:
-                result.parts_skipped += 1
-                seen += table.num_rows
-                continue
-            scored, rejected = _part(
-                predictor, f, number, table, chunk_size, id_column, len(inputs)
-            )
-            name = f"part-{f.key}-{number:06d}.{output_format}"
-            _write(fs, f"{root}/{name}", scored, output_format)
-            if rejected is not None:
-                _write(fs, f"{root}/{REJECTS}/{name}", rejected, output_format)
-            _record(
+    job = _Job(fs, root, output, version, chunk_size, output_format, max_errors, progress, total)
+
+    def work() -> Iterator[tuple[InputFile, int, Any]]:
+        """(file, part, its rows or None for a Parquet part a Ray task reads itself)."""
+        for f in inputs:
+            finished = _clean(
                 fs,
-                f"{root}/{MANIFEST}",
-                f,
-                number,
-                version,
-                chunk_size,
-                scored.num_rows,
-                name,
-                rejected,
+                root,
+                [r for r in records if r["input"] == f.name],
+                (f.fingerprint, version, chunk_size),
             )
-            result.files.append(name)
-            result.parts_written += 1
-            result.rows += scored.num_rows
-            result.rejected += 0 if rejected is None else rejected.num_rows
-            seen += table.num_rows
-            if progress is not None:
-                progress(seen, total)
-            if result.rejected > max_errors:
-                first = rejected.column("reason")[0].as_py() if rejected is not None else ""
-                raise TooManyErrors(
-                    f"Stopped after {result.rejected} rejected row(s), more than --max-errors "
-                    f"{max_errors} (first in {f.name}: {first}).",
-                    field="max_errors",
-                    hint=f"See {output.rstrip('/')}/{REJECTS}/; fix the input or raise "
-                    "--max-errors, then run again: scored parts are kept.",
-                )
-        result.parts_skipped += len([p for p in finished if p < start])
+            start = 0
+            while start in finished:
+                start += 1
+            job.seen += start * chunk_size if f.rows is None else min(start * chunk_size, f.rows)
+            result.parts_skipped += start
+            if executor == "ray" and f.fmt == "parquet" and f.rows is not None:
+                for number in range(start, -(-f.rows // chunk_size)):
+                    if number in finished:
+                        result.parts_skipped += 1
+                        job.seen += min(chunk_size, f.rows - number * chunk_size)
+                    else:
+                        yield f, number, None
+                continue
+            for number, table in read_parts(f, chunk_size, start):
+                if number in finished:
+                    result.parts_skipped += 1
+                    job.seen += table.num_rows
+                else:
+                    yield f, number, table
+
+    spec = _PartSpec(chunk_size, id_column, len(inputs), output_format)
+    if executor == "ray":
+        from podium.batch.ray_executor import run_on_ray
+
+        run_on_ray(predictor, work(), spec, fs, root, job, result)
+    else:
+        for f, number, table in work():
+            job.done(
+                f, number, _score_to_files(predictor, f, number, table, spec, fs, root), result
+            )
     result.seconds = time.perf_counter() - t0
     return result
+
+
+@dataclass(frozen=True)
+class _PartSpec:
+    chunk_size: int
+    id_column: str | None
+    n_inputs: int
+    output_format: str
+
+
+@dataclass(frozen=True)
+class Written:
+    """What scoring one part left on disk."""
+
+    name: str
+    rows: int
+    rejected: int
+    first_reason: str | None
+
+
+@dataclass
+class _Job:
+    """The driver's bookkeeping: the manifest, the counts, progress and --max-errors."""
+
+    fs: Any
+    root: str
+    output: str
+    version: str
+    chunk_size: int
+    output_format: str
+    max_errors: int
+    progress: Progress | None
+    total: int | None
+    seen: int = 0
+
+    def done(self, f: InputFile, number: int, w: Written, result: BatchResult) -> None:
+        _record(
+            self.fs,
+            f"{self.root}/{MANIFEST}",
+            f,
+            number,
+            self.version,
+            self.chunk_size,
+            w.rows,
+            w.name,
+            w.rejected,
+        )
+        result.files.append(w.name)
+        result.parts_written += 1
+        result.rows += w.rows
+        result.rejected += w.rejected
+        self.seen += w.rows + w.rejected
+        if self.progress is not None:
+            self.progress(self.seen, self.total)
+        if result.rejected > self.max_errors:
+            raise TooManyErrors(
+                f"Stopped after {result.rejected} rejected row(s), more than --max-errors "
+                f"{self.max_errors} (first in {f.name}: {w.first_reason}).",
+                field="max_errors",
+                hint=f"See {self.output.rstrip('/')}/{REJECTS}/; fix the input or raise "
+                "--max-errors, then run again: scored parts are kept.",
+            )
+
+
+def _clean(
+    fs: Any, root: str, mine: list[dict[str, Any]], current: tuple[str, str, int]
+) -> set[int]:
+    """The parts of one input already scored as ``current``; files it wrote in another state
+    (model version, chunk size, content) are stale and removed: new parts take their names,
+    and any beyond must not linger."""
+    fresh = {r["file"] for r in mine if _state(r) == current}
+    for r in mine:
+        if r["file"] not in fresh:
+            for stale in (f"{root}/{r['file']}", f"{root}/{REJECTS}/{r['file']}"):
+                if fs.exists(stale):
+                    fs.rm(stale)
+    return {int(r["part"]) for r in mine if _state(r) == current}
+
+
+def _score_to_files(
+    predictor: Predictor,
+    f: InputFile,
+    number: int,
+    table: Any,
+    spec: _PartSpec,
+    fs: Any,
+    root: str,
+) -> Written:
+    """Score one part (reading it first when ``table`` is None) and write its files."""
+    if table is None:
+        table = next(iter(read_parts(f, spec.chunk_size, number)))[1]
+    scored, rejected = _part(
+        predictor, f, number, table, spec.chunk_size, spec.id_column, spec.n_inputs
+    )
+    name = f"part-{f.key}-{number:06d}.{spec.output_format}"
+    _write(fs, f"{root}/{name}", scored, spec.output_format)
+    first = None
+    if rejected is not None:
+        _write(fs, f"{root}/{REJECTS}/{name}", rejected, spec.output_format)
+        first = rejected.column("reason")[0].as_py()
+    return Written(name, scored.num_rows, 0 if rejected is None else rejected.num_rows, first)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _manifest(fs: Any, path: str) -> list[dict[str, Any]]:
@@ -275,7 +376,7 @@ def _record(
     chunk_size: int,
     rows: int,
     name: str,
-    rejected: Any,
+    rejected: int,
 ) -> None:
     line = {
         "input": f.name,
@@ -284,7 +385,7 @@ def _record(
         "model_version": version,
         "chunk_size": chunk_size,
         "rows": rows,
-        "rejected": 0 if rejected is None else rejected.num_rows,
+        "rejected": rejected,
         "file": name,
         "at": datetime.now(UTC).isoformat(),
     }

@@ -27,6 +27,9 @@ def batch(
         str | None, typer.Option(help="csv, parquet or jsonl (default: by suffix).")
     ] = None,
     flavor: Annotated[str | None, typer.Option(help="Which flavor of the model to run.")] = None,
+    executor: Annotated[
+        str, typer.Option(help="local, or ray: parts as Ray tasks (same output).")
+    ] = "local",
     json_: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Score every row of INPUT with a registered model, by parts, resumably.
@@ -79,6 +82,7 @@ def batch(
             input_format=input_format,
             max_errors=max_errors,
             progress=progress,
+            executor=executor,
         )
     if json_:
         print_json(result.to_dict())
