@@ -244,3 +244,58 @@ def test_ray_tasks_give_the_same_output_as_local(
     again = score(model, both, str(tmp_path / "ray"), chunk_size=1_000, executor="ray")
     assert (again.rows, again.parts_skipped) == (0, 7)
     assert score(model, src, str(tmp_path / "glob"), chunk_size=1_000, executor="ray").rows == 5_000
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_table_or_query_is_scored_by_parts(
+    model: Any, trained: Trained, tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    from sqlalchemy import create_engine
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'customers.db'}"
+    else:
+        url = request.getfixturevalue("pg_database").replace("+psycopg", "")
+    x = rows(trained, 2_500)
+    x.insert(0, "customer_id", range(1, 2_501))
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    x.sample(frac=1, random_state=1).to_sql("customers", engine, index=False, if_exists="replace")
+    engine.dispose()
+    result = score(
+        model,
+        url,
+        str(tmp_path / "out"),
+        chunk_size=1_000,
+        table="customers",
+        id_column="customer_id",
+    )
+    assert (result.rows, result.parts_written) == (2_500, 3)
+    out = scored(tmp_path / "out")
+    assert out["customer_id"].tolist() == list(range(1, 2_501))  # in id order, by parts
+    want = model.predict(x.drop(columns="customer_id"))
+    assert out["prediction"].tolist() == want.tolist()
+    assert (
+        score(
+            model,
+            url,
+            str(tmp_path / "out"),
+            chunk_size=1_000,
+            table="customers",
+            id_column="customer_id",
+        ).parts_skipped
+        == 3
+    )
+    q = score(
+        model,
+        url,
+        str(tmp_path / "q"),
+        chunk_size=1_000,
+        query="SELECT * FROM customers WHERE customer_id <= 100 ORDER BY customer_id",
+    )
+    assert q.rows == 100
+    with pytest.raises(ValidationError, match="plain SQL name"):
+        score(model, url, str(tmp_path / "bad"), table="customers; drop table x")
+    with pytest.raises(ValidationError, match="refused the query"):
+        score(model, url, str(tmp_path / "bad"), table="nope")
+    r = runner.invoke(app, ["batch", "cancer@champion", url, str(tmp_path / "cli")])
+    assert r.exit_code == 1 and "--table NAME or --query" in r.output

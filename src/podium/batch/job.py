@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from podium.batch.rows import check_columns, validate
-from podium.batch.sources import InputFile, list_inputs, read_parts
+from podium.batch.sources import InputFile, is_database, list_inputs, read_parts, sql_input
 from podium.core.errors import ValidationError
 from podium.registry import Predictor
 
@@ -68,6 +68,8 @@ def score(
     max_errors: int = 0,
     progress: Progress | None = None,
     executor: str = "local",
+    table: str | None = None,
+    query: str | None = None,
 ) -> BatchResult:
     """Score every row of ``input`` with ``model`` (a predictor, or a model URI loaded from the
     current workspace) into the folder ``output``.
@@ -99,8 +101,16 @@ def score(
         )
     t0 = time.perf_counter()
     fs, root = fsspec.core.url_to_fs(output)
-    # Never read our own output (an output folder inside the input folder).
-    inputs = [f for f in list_inputs(input, input_format) if not _inside(f.name, root)]
+    if is_database(input):
+        inputs = [sql_input(input, table=table, query=query, order_by=id_column)]
+    elif table is not None or query is not None:
+        raise ValidationError(
+            "--table and --query read a database: INPUT must then be a database URL.",
+            field="input",
+            hint="e.g. postgresql://user@host/db or sqlite:////path/to.db",
+        )
+    else:  # never read our own output (an output folder inside the input folder)
+        inputs = [f for f in list_inputs(input, input_format) if not _inside(f.name, root)]
     if not inputs:
         raise ValidationError(
             f"{input!r} holds nothing to score outside the output folder {output!r}.",

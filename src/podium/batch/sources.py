@@ -32,7 +32,8 @@ class InputFile:
     name: str  # the path as listed: the source of its rows in the output
     fmt: str
     fingerprint: str  # size and modification time (or etag): a changed file is re-scored
-    rows: int | None  # known up front for Parquet
+    rows: int | None  # known up front for Parquet and SQL
+    query: str | None = None  # for a database input
 
     @property
     def key(self) -> str:
@@ -78,6 +79,37 @@ def list_inputs(spec: str, fmt: str | None = None) -> list[InputFile]:
     return out
 
 
+SQL_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql", "mariadb", "mssql", "oracle")
+
+
+def is_database(spec: str) -> bool:
+    scheme = spec.split("://", 1)[0] if "://" in spec else ""
+    return scheme.split("+", 1)[0].lower() in SQL_SCHEMES
+
+
+def sql_input(url: str, *, table: str | None, query: str | None, order_by: str | None) -> InputFile:
+    """A table or query of a database as one input: its parts are chunks of the result, in
+    ``order_by`` order (a table) or the query's own (give it an ORDER BY)."""
+    from podium.store import sql
+
+    if (table is None) == (query is None):
+        raise ValidationError(
+            "A database input needs --table NAME or --query 'SELECT ...' (one of them).",
+            field="table",
+        )
+    text = query if query is not None else sql.table_query(str(table), order_by)
+    rows = sql.count(url, text)
+    name = (
+        f"table:{table}"
+        if table is not None
+        else "query:" + hashlib.sha1(text.encode()).hexdigest()[:12]
+    )
+    # The content of a table has no cheap fingerprint; its size and the query stand in.
+    return InputFile(
+        url, name, "sql", f"{rows}:{hashlib.sha1(text.encode()).hexdigest()}", rows, query=text
+    )
+
+
 def _format(path: str, fmt: str | None, *, strict: bool) -> str | None:
     if fmt is not None:
         return fmt
@@ -103,6 +135,11 @@ def read_parts(f: InputFile, chunk_size: int, start: int = 0) -> Iterator[tuple[
     """(part number, pyarrow Table of up to ``chunk_size`` rows) from part ``start`` on."""
     import fsspec
 
+    if f.fmt == "sql":
+        from podium.store import sql
+
+        yield from sql.read_parts(f.url, str(f.query), chunk_size, start)
+        return
     with fsspec.open(f.url, "rb") as stream:
         try:
             if f.fmt == "parquet":

@@ -11,7 +11,9 @@ from podium.cli.render import err, out, print_json
 
 def batch(
     model_uri: Annotated[str, typer.Argument(help="models:/NAME/3 or NAME@alias.")],
-    input: Annotated[str, typer.Argument(help="A file, folder, glob or fsspec URL.")],
+    input: Annotated[
+        str, typer.Argument(help="A file, folder, glob, fsspec URL, or a database URL.")
+    ],
     output: Annotated[str, typer.Argument(help="The output folder (parts + manifest).")],
     chunk_size: Annotated[
         int, typer.Option(min=1, help="Rows per part: peak memory follows it.")
@@ -27,6 +29,12 @@ def batch(
         str | None, typer.Option(help="csv, parquet or jsonl (default: by suffix).")
     ] = None,
     flavor: Annotated[str | None, typer.Option(help="Which flavor of the model to run.")] = None,
+    table: Annotated[
+        str | None, typer.Option(help="With a database URL: score this table.")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option(help="With a database URL: score this query's rows.")
+    ] = None,
     executor: Annotated[
         str, typer.Option(help="local, or ray: parts as Ray tasks (same output).")
     ] = "local",
@@ -83,6 +91,8 @@ def batch(
             max_errors=max_errors,
             progress=progress,
             executor=executor,
+            table=table,
+            query=query,
         )
     if json_:
         print_json(result.to_dict())
