@@ -215,6 +215,13 @@ def test_a_new_chunk_size_or_a_changed_file_leaves_no_stale_part(
     assert score(model, str(src), str(out), chunk_size=100).parts_written == 10
     assert score(model, str(src), str(out), chunk_size=300).parts_written == 4
     assert sorted(scored(out)["row"]) == list(range(1_000))
+    # Back to an earlier chunk size: its old records must not vouch for files since replaced.
+    assert score(model, str(src), str(out), chunk_size=100).parts_written == 10
+    assert sorted(scored(out)["row"]) == list(range(1_000))
+    podium.register_model(trained.model, "cancer", input_example=trained.X)
+    assert score(podium.load("cancer/2"), str(src), str(out), chunk_size=100).parts_written == 10
+    assert score(model, str(src), str(out), chunk_size=100).parts_written == 10  # a rollback
+    assert set(scored(out)["model_version"]) == {"models:/cancer/1"}
     time.sleep(0.01)  # a new modification time, whatever the file system's resolution
     rows(trained, 250, 7).to_csv(src, index=False)
     assert score(model, str(src), str(out), chunk_size=300).parts_written == 1
@@ -299,3 +306,26 @@ def test_a_database_table_or_query_is_scored_by_parts(
         score(model, url, str(tmp_path / "bad"), table="nope")
     r = runner.invoke(app, ["batch", "cancer@champion", url, str(tmp_path / "cli")])
     assert r.exit_code == 1 and "--table NAME or --query" in r.output
+
+
+def test_a_bad_value_deep_in_a_text_file_is_one_rejected_row(
+    model: Any, trained: Trained, tmp_path: Path
+) -> None:
+    """Readers guess column types from the first megabytes; a late surprise must not fail
+    the job (and every re-run of it) but be rejected like any bad row."""
+    x = rows(trained, 30_000).round(3)
+    x["note"] = None
+    bad = x.astype(object)
+    bad.loc[29_990, "mean radius"] = "n/a"
+    bad.loc[29_991, "note"] = "late text"
+    bad.to_csv(tmp_path / "in.csv", index=False)
+    bad.to_json(tmp_path / "in.jsonl", orient="records", lines=True)
+    for name in ("in.csv", "in.jsonl"):
+        r = score(
+            model,
+            str(tmp_path / name),
+            str(tmp_path / f"out-{name}"),
+            chunk_size=8_000,
+            max_errors=1,
+        )
+        assert (r.rows, r.rejected) == (29_999, 1), name

@@ -9,6 +9,7 @@ either fully written and recorded, or rewritten from scratch.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -125,12 +126,15 @@ def score(
     total = sum(known) if len(known) == len(inputs) else None
     job = _Job(fs, root, output, version, chunk_size, output_format, max_errors, progress, total)
 
+    text = tuple(predictor.signature.columns) + ((id_column,) if id_column else ())
+
     def work() -> Iterator[tuple[InputFile, int, Any]]:
         """(file, part, its rows or None for a Parquet part a Ray task reads itself)."""
         for f in inputs:
             finished = _clean(
                 fs,
                 root,
+                f,
                 [r for r in records if r["input"] == f.name],
                 (f.fingerprint, version, chunk_size),
             )
@@ -147,14 +151,14 @@ def score(
                     else:
                         yield f, number, None
                 continue
-            for number, table in read_parts(f, chunk_size, start):
+            for number, table in read_parts(f, chunk_size, start, text):
                 if number in finished:
                     result.parts_skipped += 1
                     job.seen += table.num_rows
                 else:
                     yield f, number, table
 
-    spec = _PartSpec(chunk_size, id_column, len(inputs), output_format)
+    spec = _PartSpec(chunk_size, id_column, len(inputs), output_format, version)
     if executor == "ray":
         from podium.batch.ray_executor import run_on_ray
 
@@ -174,6 +178,10 @@ class _PartSpec:
     id_column: str | None
     n_inputs: int
     output_format: str
+    version: str
+
+    def tag(self, f: InputFile) -> str:
+        return _tag((f.fingerprint, self.version, self.chunk_size))
 
 
 @dataclass(frozen=True)
@@ -230,19 +238,26 @@ class _Job:
             )
 
 
+def _tag(state: tuple[str, str, int]) -> str:
+    """A short hash of (input fingerprint, model version, chunk size), in part file names: parts
+    of different states never share a name, so a file is never mistaken for another's."""
+    return hashlib.sha1("|".join(map(str, state)).encode()).hexdigest()[:8]
+
+
 def _clean(
-    fs: Any, root: str, mine: list[dict[str, Any]], current: tuple[str, str, int]
+    fs: Any, root: str, f: InputFile, mine: list[dict[str, Any]], current: tuple[str, str, int]
 ) -> set[int]:
-    """The parts of one input already scored as ``current``; files it wrote in another state
-    (model version, chunk size, content) are stale and removed: new parts take their names,
-    and any beyond must not linger."""
-    fresh = {r["file"] for r in mine if _state(r) == current}
-    for r in mine:
-        if r["file"] not in fresh:
-            for stale in (f"{root}/{r['file']}", f"{root}/{REJECTS}/{r['file']}"):
-                if fs.exists(stale):
-                    fs.rm(stale)
-    return {int(r["part"]) for r in mine if _state(r) == current}
+    """The parts of one input already scored as ``current`` (recorded, and still on disk).
+    Files of this input in any other state (model version, chunk size, content), recorded
+    or not, are stale and removed: the rows are about to be scored again."""
+    tag = _tag(current)
+    for folder in (root, f"{root}/{REJECTS}"):
+        for path in fs.glob(f"{folder}/part-{f.key}-*"):
+            if f"-{tag}-" not in path.rsplit("/", 1)[-1]:
+                fs.rm(path)
+    return {
+        int(r["part"]) for r in mine if _state(r) == current and fs.exists(f"{root}/{r['file']}")
+    }
 
 
 def _score_to_files(
@@ -260,7 +275,7 @@ def _score_to_files(
     scored, rejected = _part(
         predictor, f, number, table, spec.chunk_size, spec.id_column, spec.n_inputs
     )
-    name = f"part-{f.key}-{number:06d}.{spec.output_format}"
+    name = f"part-{f.key}-{spec.tag(f)}-{number:06d}.{spec.output_format}"
     _write(fs, f"{root}/{name}", scored, spec.output_format)
     first = None
     if rejected is not None:

@@ -9,6 +9,7 @@ are parsed up to it (pyarrow's streaming readers), never loaded whole.
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -131,8 +132,14 @@ def _parquet_rows(fs: Any, path: str) -> int:
         return int(pq.ParquetFile(f).metadata.num_rows)
 
 
-def read_parts(f: InputFile, chunk_size: int, start: int = 0) -> Iterator[tuple[int, Any]]:
-    """(part number, pyarrow Table of up to ``chunk_size`` rows) from part ``start`` on."""
+def read_parts(
+    f: InputFile, chunk_size: int, start: int = 0, text: tuple[str, ...] = ()
+) -> Iterator[tuple[int, Any]]:
+    """(part number, pyarrow Table of up to ``chunk_size`` rows) from part ``start`` on.
+
+    CSV and JSON Lines columns named in ``text`` are read as text: their types are the
+    model's business (a bad value is one rejected row), not the reader's guess from the
+    first megabytes (where a bad value deep in the file would fail the whole job)."""
     import fsspec
 
     if f.fmt == "sql":
@@ -145,7 +152,7 @@ def read_parts(f: InputFile, chunk_size: int, start: int = 0) -> Iterator[tuple[
             if f.fmt == "parquet":
                 yield from _parquet(stream, chunk_size, start)
             else:
-                yield from _rechunk(_text_batches(stream, f.fmt), chunk_size, start, 0)
+                yield from _rechunk(_text_batches(stream, f.fmt, text), chunk_size, start, 0)
         except ValidationError:
             raise
         except Exception as exc:  # a parser error of pyarrow: the file is bad, say which
@@ -173,16 +180,37 @@ def _parquet(stream: Any, chunk_size: int, start: int) -> Iterator[tuple[int, An
     yield from _rechunk(batches, chunk_size, start, offset)
 
 
-def _text_batches(stream: Any, fmt: str) -> Iterator[Any]:
+def _text_batches(stream: Any, fmt: str, text: tuple[str, ...]) -> Iterator[Any]:
+    import pyarrow as pa
+
     if fmt == "csv":
+        import csv as pycsv
+
         from pyarrow import csv
 
-        reader = csv.open_csv(stream, read_options=csv.ReadOptions(block_size=1 << 22))
-    else:
-        from pyarrow import json
+        # Every column as text (empty = null): the header says which columns there are.
+        head = stream.read(1 << 16)
+        first = head.split(b"\n", 1)[0].decode("utf-8-sig").rstrip("\r")
+        names = next(pycsv.reader([first]), [])
+        rest = io.BufferedReader(_Prefixed(head, stream))  # the bytes already read, then on
+        yield from csv.open_csv(
+            rest,
+            read_options=csv.ReadOptions(block_size=1 << 22),
+            convert_options=csv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+            ),
+        )
+        return
+    # JSON values keep their JSON types (1.5, "x", null in one column), which Arrow's
+    # reader cannot hold in one column: pandas reads them, as text where asked.
+    import pandas as pd
 
-        reader = json.open_json(stream, read_options=json.ReadOptions(block_size=1 << 22))
-    yield from reader
+    for frame in pd.read_json(stream, lines=True, chunksize=1 << 16, dtype=False):
+        for c in frame.columns:
+            if c in text or frame[c].dtype == object:
+                frame[c] = frame[c].map(lambda v: v if v is None else str(v), na_action="ignore")
+        if len(frame):
+            yield from pa.Table.from_pandas(frame, preserve_index=False).to_batches()
 
 
 def _rechunk(
@@ -217,3 +245,24 @@ def _rechunk(
         number = row // chunk_size
         if number >= start:
             yield number, pa.Table.from_batches(pending)
+
+
+class _Prefixed(io.RawIOBase):
+    """A stream that replays ``head`` before reading on from ``stream``."""
+
+    def __init__(self, head: bytes, stream: Any) -> None:
+        self.head = memoryview(head)
+        self.stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.stream.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)

@@ -16,6 +16,7 @@ from podium.cli import (
     batch,
     data,
     deployments,
+    edge,
     flags,
     models,
     monitor,
@@ -63,6 +64,8 @@ app.command("scheduler")(schedules.scheduler)
 app.add_typer(monitor.app, name="monitor")
 app.command("status")(monitor.status)
 app.command("batch")(batch.batch)
+app.command("export")(edge.export)
+app.add_typer(edge.app, name="edge")
 
 
 def _version(value: bool) -> None:
@@ -325,6 +328,9 @@ def serve(
         ),
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    flavor: Annotated[
+        str | None, typer.Option(help="Run this flavor of the model, e.g. onnx.")
+    ] = None,
 ) -> None:
     """Serve a deployment (routing by its strategy) or a model: OIP v2, /predict, /invocations."""
     from podium.serving import serve as run_server
@@ -336,19 +342,21 @@ def serve(
     ws = Workspace.current()
     docs = "(docs: /docs, metrics: /metrics)"
     deployment = is_deployment(ws, model_uri)
+    if deployment and flavor is not None:
+        raise typer.BadParameter("--flavor applies to a model; a deployment serves its own.")
     if workers is None:
         workers = ws.store.deployments.get(model_uri).spec.get("workers", 1) if deployment else 1
     if workers > 1:
         if not deployment:
             from podium.registry import Registry
 
-            Registry(ws.store, ws.artifacts).get(model_uri)  # a bad reference fails here, once
+            Registry(ws.store, ws.artifacts).load(model_uri, flavor=flavor)  # fail here, once
         err.print(
             f"Serving {model_uri} from {workers} workers at http://{host}:{bind_port}  {docs}"
         )
-        serve_workers(model_uri, host, bind_port, workers, access_log=access_log)
+        serve_workers(model_uri, host, bind_port, workers, access_log=access_log, flavor=flavor)
         return
-    app_, what = app_for(model_uri, ws)
+    app_, what = app_for(model_uri, ws, flavor)
     err.print(f"Serving {what} at http://{host}:{bind_port}  {docs}")
     run_server(app_, host, bind_port, access_log=access_log)
 

@@ -16,6 +16,7 @@ from podium.core.errors import NotFoundError
 from podium.workspace import Workspace
 
 TARGET_ENV = "PODIUM_SERVE_TARGET"
+FLAVOR_ENV = "PODIUM_SERVE_FLAVOR"
 
 
 def is_deployment(ws: Workspace, target: str) -> bool:
@@ -29,7 +30,7 @@ def is_deployment(ws: Workspace, target: str) -> bool:
     return True
 
 
-def app_for(target: str, ws: Workspace | None = None) -> tuple[Any, str]:
+def app_for(target: str, ws: Workspace | None = None, flavor: str | None = None) -> tuple[Any, str]:
     """The app serving ``target`` (a deployment name or a model URI) and a description."""
     from podium.registry import Registry
     from podium.serving.app import create_app
@@ -38,21 +39,27 @@ def app_for(target: str, ws: Workspace | None = None) -> tuple[Any, str]:
     ws = ws or Workspace.current()
     if is_deployment(ws, target):
         return create_deployment_app(target, workspace=ws), f"deployment {target!r}"
-    predictor = Registry(ws.store, ws.artifacts).load(target)
+    predictor = Registry(ws.store, ws.artifacts).load(target, flavor=flavor)
     what = f"{predictor.version.uri if predictor.version else target} ({predictor.flavor})"
     return create_app(predictor), what
 
 
 def app_factory() -> Any:
     """What each worker process runs (uvicorn ``factory=True``)."""
-    app, _ = app_for(os.environ[TARGET_ENV])
+    app, _ = app_for(os.environ[TARGET_ENV], flavor=os.environ.get(FLAVOR_ENV) or None)
     gc.collect()
     gc.freeze()  # see server.serve: long-lived objects out of the collector's sight
     return app
 
 
 def serve_workers(
-    target: str, host: str, port: int, workers: int, *, access_log: bool = False
+    target: str,
+    host: str,
+    port: int,
+    workers: int,
+    *,
+    access_log: bool = False,
+    flavor: str | None = None,
 ) -> None:
     """Serve ``target`` from ``workers`` processes sharing one listening socket."""
     import uvicorn
@@ -62,6 +69,7 @@ def serve_workers(
     if not is_loopback(host):
         log.warning("Binding %s: the server is reachable from other machines.", host)
     os.environ[TARGET_ENV] = target
+    os.environ[FLAVOR_ENV] = flavor or ""
     uvicorn.run(
         "podium.serving.workers:app_factory",
         factory=True,

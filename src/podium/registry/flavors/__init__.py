@@ -1,4 +1,4 @@
-"""Model flavors: skops (default for scikit-learn), joblib, python (cloudpickle)."""
+"""Model flavors: skops (default for scikit-learn), joblib, python (cloudpickle), onnx."""
 
 from __future__ import annotations
 
@@ -6,13 +6,26 @@ from typing import Any
 
 from podium.core.errors import ValidationError
 from podium.registry.flavors.base import Flavor
+from podium.registry.flavors.onnx_flavor import OnnxFlavor
 from podium.registry.flavors.pickled import JoblibFlavor, PythonFlavor
 from podium.registry.flavors.skops_flavor import SkopsFlavor
 
-__all__ = ["FLAVORS", "Flavor", "JoblibFlavor", "PythonFlavor", "SkopsFlavor", "choose", "get"]
+__all__ = [
+    "FLAVORS",
+    "Flavor",
+    "JoblibFlavor",
+    "OnnxFlavor",
+    "PythonFlavor",
+    "SkopsFlavor",
+    "choose",
+    "get",
+]
 
 # In order of preference when none is asked for.
-FLAVORS: dict[str, Flavor] = {f.name: f for f in (SkopsFlavor(), PythonFlavor(), JoblibFlavor())}
+# onnx is made by `podium export` from a registered version, never chosen at registration.
+FLAVORS: dict[str, Flavor] = {
+    f.name: f for f in (SkopsFlavor(), PythonFlavor(), JoblibFlavor(), OnnxFlavor())
+}
 
 
 def get(name: str) -> Flavor:
