@@ -266,8 +266,9 @@ def test_a_database_table_or_query_is_scored_by_parts(
     x = rows(trained, 2_500)
     x.insert(0, "customer_id", range(1, 2_501))
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
-    x.sample(frac=1, random_state=1).to_sql("customers", engine, index=False, if_exists="replace")
-    engine.dispose()
+    with engine.begin() as conn:
+        x.sample(frac=1, random_state=1).to_sql("customers", conn, index=False, if_exists="replace")
+    request.addfinalizer(lambda: _drop(engine, "customers"))
     result = score(
         model,
         url,
@@ -301,9 +302,19 @@ def test_a_database_table_or_query_is_scored_by_parts(
     )
     assert q.rows == 100
     with pytest.raises(ValidationError, match="plain SQL name"):
-        score(model, url, str(tmp_path / "bad"), table="customers; drop table x")
+        score(
+            model,
+            url,
+            str(tmp_path / "bad"),
+            table="customers; drop table x",
+            id_column="customer_id",
+        )
+    with pytest.raises(ValidationError, match="has no order of its own"):
+        score(model, url, str(tmp_path / "bad"), table="customers")
+    with pytest.raises(ValidationError, match="needs an ORDER BY"):
+        score(model, url, str(tmp_path / "bad"), query="SELECT * FROM customers")
     with pytest.raises(ValidationError, match="refused the query"):
-        score(model, url, str(tmp_path / "bad"), table="nope")
+        score(model, url, str(tmp_path / "bad"), table="nope", id_column="customer_id")
     r = runner.invoke(app, ["batch", "cancer@champion", url, str(tmp_path / "cli")])
     assert r.exit_code == 1 and "--table NAME or --query" in r.output
 
@@ -329,3 +340,11 @@ def test_a_bad_value_deep_in_a_text_file_is_one_rejected_row(
             max_errors=1,
         )
         assert (r.rows, r.rejected) == (29_999, 1), name
+
+
+def _drop(engine: Any, table: str) -> None:
+    from sqlalchemy import text
+
+    with engine.begin() as conn:  # the store's schema test must see only podium's tables
+        conn.execute(text(f'DROP TABLE IF EXISTS "{table}"'))
+    engine.dispose()

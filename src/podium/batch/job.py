@@ -363,8 +363,13 @@ def _part(
     rejected = pa.table(
         {
             id_name: ids.filter(bad),
+            # the input's own columns, then the reason (an input column "reason" is renamed)
+            **{
+                (c if c != "reason" else "input_reason"): rejected.column(c).cast(pa.string())
+                for c in rejected.column_names
+                if c != id_name
+            },
             "reason": pa.array([r for r in reasons if r is not None], pa.string()),
-            **{c: rejected.column(c).cast(pa.string()) for c in rejected.column_names},
         }
     )
     return scored, rejected

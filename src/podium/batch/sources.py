@@ -98,6 +98,18 @@ def sql_input(url: str, *, table: str | None, query: str | None, order_by: str |
             "A database input needs --table NAME or --query 'SELECT ...' (one of them).",
             field="table",
         )
+    if table is not None and order_by is None:
+        raise ValidationError(
+            "A table has no order of its own; parts (and resuming) need one.",
+            field="id_column",
+            hint="Add --id-column with the table's key: rows are read in its order.",
+        )
+    if query is not None and "order by" not in " ".join(query.lower().split()):
+        raise ValidationError(
+            "The query needs an ORDER BY: parts (and resuming) need a stable row order.",
+            field="query",
+            hint="e.g. SELECT ... FROM customers ORDER BY customer_id",
+        )
     text = query if query is not None else sql.table_query(str(table), order_by)
     rows = sql.count(url, text)
     name = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # Figures an alert can watch; columns are named after the sections: drift.column.age.effect.
 FIGURE_SECTIONS = ("drift", "prediction_drift", "performance", "concept", "health")
@@ -36,8 +36,15 @@ class _Strict(BaseModel):
 
 
 class WindowSpec(_Strict):
-    rows: int | None = Field(1000, ge=1, description="The newest N predictions.")
+    rows: int | None = Field(None, ge=1, description="The newest N predictions (default 1000).")
     minutes: float | None = Field(None, gt=0, description="Or: the last N minutes.")
+
+    @model_validator(mode="after")
+    def _default_rows(self) -> WindowSpec:
+        # {minutes: 60} means the whole hour, not its newest 1,000 predictions.
+        if self.rows is None and self.minutes is None:
+            self.rows = 1000
+        return self
 
     def key(self) -> tuple[int | None, float | None]:
         return (self.rows, self.minutes)

@@ -68,10 +68,16 @@ class Reference:
     rows: int
     columns: dict[str, Column]
     predictions: dict[str, Column] = field(default_factory=dict)
+    task: str | None = None  # classification or regression: from the model, not its outputs
 
     def to_bytes(self) -> bytes:
         arrays: dict[str, np.ndarray] = {}
-        meta: dict[str, Any] = {"rows": self.rows, "columns": {}, "predictions": {}}
+        meta: dict[str, Any] = {
+            "rows": self.rows,
+            "columns": {},
+            "predictions": {},
+            "task": self.task,
+        }
         for section, cols in (("columns", self.columns), ("predictions", self.predictions)):
             for i, (name, col) in enumerate(cols.items()):
                 if isinstance(col, NumericColumn):
@@ -114,18 +120,21 @@ class Reference:
                             m["n"], m["nulls"], m["counts"], m["kind"] == "binary"
                         )
                 sections[section] = cols
-        return cls(meta["rows"], sections["columns"], sections["predictions"])
+        return cls(meta["rows"], sections["columns"], sections["predictions"], meta.get("task"))
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary (kinds and sizes), for `models show` and reports."""
         return {
             "rows": self.rows,
+            "task": self.task,
             "columns": {n: {"kind": c.kind, "n": c.n} for n, c in self.columns.items()},
             "predictions": {n: {"kind": c.kind, "n": c.n} for n, c in self.predictions.items()},
         }
 
 
-def build(frame: Any, predictions: Any = None, scores: Any = None) -> Reference:
+def build(
+    frame: Any, predictions: Any = None, scores: Any = None, task: str | None = None
+) -> Reference:
     """Profile a DataFrame of features (and the model's predictions and scores on it).
 
     >>> import pandas as pd
@@ -139,7 +148,7 @@ def build(frame: Any, predictions: Any = None, scores: Any = None) -> Reference:
         preds[PREDICTION] = column(predictions)
     if scores is not None:
         preds[SCORE] = column(scores)
-    return Reference(len(frame), columns, preds)
+    return Reference(len(frame), columns, preds, task)
 
 
 def column(values: Any) -> Column:

@@ -47,7 +47,14 @@ def call_with_timeout(
                 f"The step's process did not start within {START_TIMEOUT_S:g} s "
                 f"(exit code {proc.exitcode})."
             )
-        if receiver.recv_bytes() != STARTED:
+        try:
+            first = receiver.recv_bytes()
+        except EOFError:  # it died while starting (an import failed, memory ran out)
+            proc.join()
+            raise PipelineError(
+                f"The step's process died with exit code {proc.exitcode} before starting."
+            ) from None
+        if first != STARTED:
             raise PipelineError("The step's process sent an unexpected first message.")
         if not receiver.poll(timeout):
             proc.kill()

@@ -137,7 +137,8 @@ class Registry:
         scores = None
         if proba is not None and len(proba[0]) == 2:
             scores = [p[1] for p in proba]  # the second class's probability
-        profile = ref_mod.build(frame, predictions=labels, scores=scores)
+        task = "classification" if predictor.classes is not None else "regression"
+        profile = ref_mod.build(frame, predictions=labels, scores=scores, task=task)
         digest = self.artifacts.put(profile.to_bytes())
         summary = profile.describe()
         self.store.models.set_reference(

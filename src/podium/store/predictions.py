@@ -12,6 +12,7 @@ from podium.store.audit import append as audit
 from podium.store.base import Database
 
 P = t.predictions
+IN_BATCH = 10_000  # ids per IN (...) list: PostgreSQL allows 65,535 parameters, SQLite 32,766
 F = t.feedback
 
 
@@ -46,8 +47,9 @@ class PredictionRepo:
             rows = [dict(r._mapping) for r in conn.execute(q.order_by(P.c.at.desc()).limit(limit))]
             ids = [r["id"] for r in rows]
             fb: dict[str, dict[str, Any]] = {}
-            if ids:
-                for f in conn.execute(select(F).where(F.c.prediction_id.in_(ids))):
+            for i in range(0, len(ids), IN_BATCH):  # drivers cap the parameters of a query
+                chunk = ids[i : i + IN_BATCH]
+                for f in conn.execute(select(F).where(F.c.prediction_id.in_(chunk))):
                     fb[f.prediction_id] = {"label": f.label, "reward": f.reward, "at": f.at}
         for r in rows:
             r["feedback"] = fb.get(r["id"])

@@ -38,8 +38,14 @@ def _connection(url: str) -> Iterator[Any]:
     try:
         engine = create_engine(normalize_url(url))
     except (ArgumentError, NoSuchModuleError) as exc:
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(url).render_as_string(hide_password=True)
+        except ArgumentError:
+            shown = url.split("@")[-1]  # never echo a password
         raise ValidationError(
-            f"Invalid database URL {url!r}: {exc}.",
+            f"Invalid database URL {shown!r}: {exc}.",
             field="input",
             hint="e.g. postgresql://user@host:5432/db or sqlite:////abs/path.db",
         ) from None

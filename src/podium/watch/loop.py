@@ -29,7 +29,7 @@ from podium.deploy import apply
 from podium.deploy.controller import canary_step
 from podium.deploy.watch_spec import RetrainSpec
 from podium.registry import Registry
-from podium.watch.snapshot import watched_model
+from podium.watch.snapshot import served_model
 from podium.workspace import Workspace
 
 log = logging.getLogger("podium.retrain")
@@ -58,11 +58,12 @@ class Loops:
             return False
         if loop is not None and (now - loop["updated_at"]).total_seconds() < retrain.cooldown_s:
             return False
-        stable = Registry(self.ws.store, self.ws.artifacts).get(watched_model(dep)).uri
+        stable = Registry(self.ws.store, self.ws.artifacts).get(served_model(dep)).uri
         detail = {
             "trigger": {"rule": alert["rule"], "figure": alert["figure"], "value": alert["value"]},
             "stable": stable,
             "spec": dep.spec,
+            "state": dep.state,  # live colour, flags, bandit counts: restored at the end
             "since": now.isoformat(),
         }
         self._phase(dep.name, "training", detail, new=True)
@@ -103,6 +104,9 @@ class Loops:
                 self._train(name, detail)
             return
         if run_id is not None:
+            from podium.pipelines.runner import recover_crashed
+
+            recover_crashed(self.ws)  # a monitor that died mid-training left it "running"
             run = self.ws.store.runs.get(run_id)
             if run.status in ("running", "pending"):
                 return
@@ -226,9 +230,23 @@ class Loops:
 
     # -- helpers -------------------------------------------------------------------------
     def _finish(self, name: str, detail: dict[str, Any], phase: str, reason: str) -> None:
-        """End the loop: the deployment's own spec is applied again."""
+        """End the loop: the deployment's own spec is applied again, with the rollout state it
+        had (the live colour, runtime flags, bandit counts), unless someone else applied a
+        new revision meanwhile, which then stands."""
         detail["reason"] = reason
-        apply(self.ws, detail["spec"])
+        dep = self.ws.store.deployments.get(name)
+        ours = dep.spec.get("description", "").startswith("retraining loop") or (
+            dep.spec == detail["spec"]
+        )
+        if ours:
+            restored = apply(self.ws, detail["spec"])
+            saved = detail.get("state")
+            if saved is not None and restored.state != saved:
+                self.ws.store.deployments.transition(
+                    name, "retrain_restored", lambda _spec, _state: dict(saved)
+                )
+        else:
+            detail["reason"] += " (the deployment was changed meanwhile: left as it is)"
         self._phase(name, phase, detail)
         log.info("Retraining loop of %s: %s (%s)", name, phase, reason)
 

@@ -57,6 +57,10 @@ class Monitor:
                 log.warning("Monitoring %s failed: %s", dep.name, exc.message)
                 out[dep.name] = {"error": exc.message}
                 continue
+            except Exception as exc:  # nor a bug on odd data: log it whole, carry on
+                log.exception("Monitoring %s failed", dep.name)
+                out[dep.name] = {"error": f"{type(exc).__name__}: {exc}"}
+                continue
             out[dep.name] = {"alerts": fired, "loop": phase}
         return out
 

@@ -18,7 +18,7 @@ from podium.core.errors import ValidationError
 from podium.core.signature import Signature
 from podium.pipelines import pipeline, step
 from podium.registry import Registry
-from podium.watch.snapshot import watched_model
+from podium.watch.snapshot import served_model
 from podium.workspace import Workspace
 
 LABEL = "__label__"
@@ -28,7 +28,7 @@ def labelled(ws: Workspace, deployment: str, rows: int = 5_000) -> pd.DataFrame:
     """The inputs of the newest ``rows`` labelled predictions, with their labels in the
     ``__label__`` column, oldest first. Shadows and failed requests are left out."""
     dep = ws.store.deployments.get(deployment)
-    mv = Registry(ws.store, ws.artifacts).get(watched_model(dep))
+    mv = Registry(ws.store, ws.artifacts).get(served_model(dep))
     if mv.signature is None:
         raise ValidationError(f"{mv.uri} has no signature: its inputs cannot be read back.")
     columns = Signature.from_dict(mv.signature).columns
@@ -68,7 +68,7 @@ def refit(data: pd.DataFrame, deployment: str, holdout: float) -> dict[str, Any]
 
     ws = Workspace.current()
     registry = Registry(ws.store, ws.artifacts)
-    current = registry.load(watched_model(ws.store.deployments.get(deployment)))
+    current = registry.load(served_model(ws.store.deployments.get(deployment)))
     cut = int(len(data) * (1 - holdout))
     train, test = data.iloc[:cut], data.iloc[cut:]  # the newest rows judge the refit
     x_train, y_train = train.drop(columns=LABEL), train[LABEL].tolist()

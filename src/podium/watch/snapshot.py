@@ -21,7 +21,7 @@ from podium.deploy.report import STALE_S
 from podium.deploy.watch_spec import MonitoringSpec, WindowSpec
 from podium.monitoring import DriftSettings, concept, performance
 from podium.monitoring import detect as detect_drift
-from podium.monitoring.reference import PREDICTION, SCORE, NumericColumn, Reference
+from podium.monitoring.reference import PREDICTION, SCORE, NumericColumn, Reference, labels
 from podium.registry import Registry
 from podium.workspace import Workspace
 
@@ -44,11 +44,17 @@ class Window:
 
 
 def watched_model(dep: Deployment) -> str:
-    """The model reference monitoring compares with: the one serving the main traffic."""
-    spec, state = dep.spec, dep.state
-    mon = spec.get("monitoring") or {}
+    """The model whose reference profile drift compares with: ``monitoring.reference``, else
+    the one serving the main traffic."""
+    mon = dep.spec.get("monitoring") or {}
     if mon.get("reference"):
         return str(mon["reference"])
+    return served_model(dep)
+
+
+def served_model(dep: Deployment) -> str:
+    """The model reference of the variant taking the main traffic (what retraining replaces)."""
+    spec, state = dep.spec, dep.state
     variants = spec["variants"]
     strategy = spec["strategy"]
     main = {
@@ -192,6 +198,8 @@ def _drift(
 
 
 def _is_classifier(rows: list[dict[str, Any]], reference: Reference | None) -> bool:
+    if reference is not None and reference.task is not None:
+        return reference.task == "classification"
     if any(r["outputs"].get("probabilities") for r in rows):
         return True
     if reference is not None and PREDICTION in reference.predictions:
@@ -228,9 +236,13 @@ def _performance(rows: list[dict[str, Any]], classifier: bool) -> dict[str, Any]
     y = [x[1] for x in labelled]
     p = [x[2] for x in labelled]
     if classifier:
+        y, p = _labels(y), _labels(p)
         probas = [x[3] for x in labelled]
         scores: Any = None
-        if probas and all(pr is not None for pr in probas):
+        widths = {len(pr) for pr in probas if pr is not None}
+        # Probabilities only when every row has them, for the same classes (a window can
+        # span model versions with different classes: then ROC AUC is left out).
+        if probas and len(widths) == 1 and all(pr is not None for pr in probas):
             arr = np.asarray(probas, dtype=np.float64)
             scores = arr[:, 1] if arr.shape[1] == 2 else arr
         metrics = performance.classification(y, p, scores)
@@ -248,7 +260,12 @@ def _performance(rows: list[dict[str, Any]], classifier: bool) -> dict[str, Any]
 def _concept(rows: list[dict[str, Any]], classifier: bool, mon: MonitoringSpec) -> dict[str, Any]:
     labelled = _labelled(rows)
     if classifier:
-        errors = [float(str(y) != str(p)) for _, y, p, _ in labelled]
+        errors = [
+            float(a != b)
+            for a, b in zip(
+                _labels([x[1] for x in labelled]), _labels([x[2] for x in labelled]), strict=True
+            )
+        ]
     else:
         errors = [abs(float(y) - float(p)) for _, y, p, _ in labelled]
     found = concept.detect(
@@ -262,6 +279,12 @@ def _concept(rows: list[dict[str, Any]], classifier: bool, mon: MonitoringSpec) 
         "drift": any(r.state == "drift" for r in found.values()),
         "detectors": {k: r.to_dict() for k, r in found.items()},
     }
+
+
+def _labels(values: list[Any]) -> list[str]:
+    """Class labels as text, 1, 1.0 and "1" alike: feedback arrives as JSON, predictions as
+    the model's own types."""
+    return list(labels(values)) if values else []
 
 
 def figures(snap: dict[str, Any]) -> dict[str, float | None]:
