@@ -88,6 +88,10 @@ def export_onnx(
             quantize = None
         else:
             onnx_bytes, flavor = smaller, "onnx-int8"
+    existing = mv.flavor(flavor)
+    if existing is not None:  # a version's flavors never change: check the one it has
+        onnx_bytes = ws.artifacts.get(existing.digest)
+        note = "; ".join(filter(None, [note, "already exported: its parity checked again"]))
     x = np.asarray(mv.input_example["data"], dtype=np.float64)
     meta: dict[str, Any] = {
         "classes": source.classes if source.has_proba else None,
@@ -113,10 +117,11 @@ def export_onnx(
             hint="The model may use an operator skl2onnx converts loosely; it is not exported.",
         )
     meta.update({"label_agreement": agreement, "max_proba_diff": diff, "rows": len(x)})
-    digest = ws.artifacts.put(onnx_bytes)
-    ws.store.models.add_flavor(
-        mv.model, mv.version, FlavorRecord(flavor, digest, len(onnx_bytes), meta)
-    )
+    if existing is None:
+        digest = ws.artifacts.put(onnx_bytes)
+        ws.store.models.add_flavor(
+            mv.model, mv.version, FlavorRecord(flavor, digest, len(onnx_bytes), meta)
+        )
     return Export(mv.uri, flavor, len(onnx_bytes), len(x), agreement, diff, bool(quantize), note)
 
 
@@ -167,10 +172,15 @@ def _quantize(data: bytes) -> bytes | None:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "model.onnx", Path(tmp) / "int8.onnx"
         onnx.save(model, src)
+        import logging
+
+        logging.disable(logging.WARNING)  # it advises pre-processing through the root logger
         try:
             quantize_dynamic(str(src), str(dst), weight_type=QuantType.QInt8)
         except Exception:  # the quantizer has no clean error type for "not applicable"
             return None
+        finally:
+            logging.disable(logging.NOTSET)
         return dst.read_bytes() if dst.exists() else None
 
 
