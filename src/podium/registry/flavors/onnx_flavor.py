@@ -56,6 +56,11 @@ class OnnxClassifier(OnnxRegressor):
     def predict_proba(self, X: Any) -> np.ndarray[Any, Any]:
         return np.asarray(self._run(X)[1], dtype=np.float64)
 
+    def predict_with_proba(self, X: Any) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Labels and probabilities from one run of the graph (it computes both anyway)."""
+        labels, proba = self._run(X)[:2]
+        return np.asarray(labels).reshape(-1), np.asarray(proba, dtype=np.float64)
+
 
 class OnnxFlavor(Flavor):
     name = "onnx"
