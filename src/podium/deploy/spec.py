@@ -111,6 +111,20 @@ class BatchingSpec(_Strict):
     max_wait_ms: float = Field(2.0, ge=0, le=1000)
 
 
+class OnlineSpec(_Strict):
+    """Learn from feedback labels (models with partial_fit); see podium.serving.online."""
+
+    batch: int = Field(32, ge=1, le=100_000, description="Labels per learning step.")
+    max_wait_s: float = Field(1.0, gt=0, description="Learn what is queued at least this often.")
+    window: int = Field(500, ge=10, description="Labels in the rolling prequential metric.")
+    min_labels: int = Field(100, ge=1, description="Labels before the metric is trusted.")
+    snapshot_every: int = Field(1000, ge=1, description="Register a snapshot every N labels.")
+    snapshot_every_s: float = Field(600, gt=0, description="... or every T seconds.")
+    revert_margin: float = Field(
+        0.1, ge=0, description="Revert when the metric falls this far below the snapshot's."
+    )
+
+
 class DeploymentSpec(_Strict):
     name: str
     strategy: Literal[
@@ -127,6 +141,7 @@ class DeploymentSpec(_Strict):
     flags: FlagsSpec | None = None
     rolling: RollingSpec | None = None
     batching: BatchingSpec | None = None
+    online: OnlineSpec | None = None
     monitoring: MonitoringSpec | None = None
     retrain: RetrainSpec | None = None
 
@@ -200,6 +215,8 @@ def _check_consistency(spec: DeploymentSpec, source: str) -> None:
             ModelRef.parse(spec.monitoring.reference)
         except InvalidNameError as exc:
             raise fail("monitoring.reference", exc.message) from None
+    if spec.online is not None and spec.strategy not in ("single", "rolling"):
+        raise fail("online", "an online model serves alone: use strategy single")
     settings = spec.settings()
     if spec.strategy not in ("single", "rolling", "bandit") and settings is None:
         raise fail(spec.strategy, f"strategy {spec.strategy!r} needs a {spec.strategy!r} block")

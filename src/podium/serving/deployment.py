@@ -42,6 +42,7 @@ from podium.serving.app import (
     request_id_of,
 )
 from podium.serving.batching import Batching, concat_inputs
+from podium.serving.online import OnlineLearner
 from podium.serving.predlog import PredictionLog
 from podium.serving.router import Route, Router
 from podium.workspace import Workspace
@@ -92,6 +93,16 @@ class DeploymentServer(ModelServer):
         self._shadow_task: asyncio.Task[None] | None = None
         batching = Batching.from_spec(dep.spec.get("batching")) or Batching.from_env()
         super().__init__(list(self.variants.values())[:1], limits, batching)
+        self.online: OnlineLearner | None = None
+        if dep.spec.get("online"):
+            variant = next(iter(dep.spec["variants"]))
+            self.online = OnlineLearner(
+                ws,
+                name,
+                dep.spec["online"],
+                get=lambda: self.variants[variant],
+                set_=lambda p: self.variants.__setitem__(variant, p),
+            )
 
     def _load(self, spec: dict[str, Any], only: set[str] | None = None) -> dict[str, Predictor]:
         """Load the variants and prove each predicts as at registration, before any traffic."""
@@ -182,6 +193,8 @@ class DeploymentServer(ModelServer):
             )
         if route is not None and route.shadows and request is not None:
             self.mirror(route.shadows, x, labels, request.state.request_id)
+        if self.online is not None and request is not None:
+            self.online.remember(request.state.request_id, x, labels)
         return labels, proba
 
     def mirror(self, shadows: list[str], x: Any, primary: list[Any], pid: str) -> None:
@@ -379,11 +392,15 @@ def create_deployment_app(
             loop.create_task(server.heartbeat_forever()),
         ]
         server.log.start()
+        if server.online is not None:
+            server.online.start()
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
+            if server.online is not None:
+                await run_in_threadpool(server.online.close)
             await run_in_threadpool(server.log.close)
             with contextlib.suppress(Exception):  # best effort: a stale row expires anyway
                 await run_in_threadpool(
@@ -401,6 +418,8 @@ def create_deployment_app(
         except PodiumError as exc:
             return error_response(exc, rid)
         server.log.add_feedback(items)
+        if server.online is not None:
+            server.online.feedback(items)
         return json_response({"accepted": len(items)}, 202, rid)
 
     @app.get("/deployment", tags=["deployment"])
@@ -414,6 +433,7 @@ def create_deployment_app(
             "detail": server.detail,
             "variants": server.versions(),
             "shadows": {v: s.to_dict() for v, s in server.shadow_stats.items()},
+            "online": server.online.status() if server.online is not None else None,
         }
 
     return app
