@@ -134,3 +134,35 @@ def test_online_needs_a_single_variant(workspace: Workspace) -> None:
                 "online": {},
             },
         )
+
+
+def test_a_river_model_is_served_and_learns_online(workspace: Workspace) -> None:
+    from river import linear_model, preprocessing
+
+    from podium.registry.flavors import RiverModel
+
+    rng = np.random.default_rng(3)
+    x, y = world(rng, 500, changed=False)
+    model = RiverModel(
+        preprocessing.StandardScaler() | linear_model.LogisticRegression(), classes=[0, 1]
+    ).fit(x, y)
+    mv = podium.register_model(model, "river", input_example=x.head(20))
+    assert mv.flavors[0].flavor == "river"
+    apply(
+        workspace,
+        {
+            "name": "river",
+            "variants": {"main": {"model": "models:/river/1"}},
+            "online": {"batch": 10, "max_wait_s": 0.05, "window": 50, "min_labels": 20},
+        },
+    )
+    srv = start_in_thread(create_deployment_app("river", workspace=workspace, poll_s=0.05))
+    try:
+        xs, ys = world(rng, 60, changed=False)
+        served = stream(srv, xs, ys, every=10)
+        assert set(served) <= {0, 1} and np.mean(np.asarray(served) == ys) > 0.7
+        r = httpx.post(f"{srv.url}/predict", json={"records": [xs.iloc[0].to_dict()]}).json()
+        assert len(r["probabilities"][0]) == 2
+        assert httpx.get(f"{srv.url}/deployment").json()["online"]["updates"] == 60
+    finally:
+        srv.stop()

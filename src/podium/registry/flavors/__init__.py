@@ -1,4 +1,4 @@
-"""Model flavors: skops (default for scikit-learn), joblib, python (cloudpickle), onnx."""
+"""Model flavors: skops (default for scikit-learn), river, python (cloudpickle), joblib, onnx."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from podium.core.errors import ValidationError
 from podium.registry.flavors.base import Flavor
 from podium.registry.flavors.onnx_flavor import OnnxFlavor
 from podium.registry.flavors.pickled import JoblibFlavor, PythonFlavor
+from podium.registry.flavors.river_flavor import RiverFlavor, RiverModel
 from podium.registry.flavors.skops_flavor import SkopsFlavor
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "JoblibFlavor",
     "OnnxFlavor",
     "PythonFlavor",
+    "RiverFlavor",
+    "RiverModel",
     "SkopsFlavor",
     "choose",
     "get",
@@ -24,7 +27,7 @@ __all__ = [
 # In order of preference when none is asked for.
 # onnx is made by `podium export` from a registered version, never chosen at registration.
 FLAVORS: dict[str, Flavor] = {
-    f.name: f for f in (SkopsFlavor(), PythonFlavor(), JoblibFlavor(), OnnxFlavor())
+    f.name: f for f in (SkopsFlavor(), RiverFlavor(), PythonFlavor(), JoblibFlavor(), OnnxFlavor())
 }
 
 
