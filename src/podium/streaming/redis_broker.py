@@ -1,0 +1,107 @@
+"""Redis Streams: XADD, consumer groups with XREADGROUP, XAUTOCLAIM for stale pending
+messages, XACK. Needs the ``redis`` package (``pip install 'podium[redis]'``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podium.core.errors import ConfigError, StoreError
+from podium.core.names import check_name
+from podium.streaming.base import Broker, Message
+
+FIELD = b"d"  # the one field of each entry: the payload
+
+
+class RedisBroker(Broker):
+    def __init__(self, url: str, *, claim_after_s: float = 30.0) -> None:
+        try:
+            import redis
+        except ImportError:
+            raise ConfigError(
+                "A redis:// broker needs the redis package.", hint="pip install 'podium[redis]'"
+            ) from None
+        self.claim_after_s = claim_after_s
+        self.url = url
+        self.redis = redis.Redis.from_url(url)
+        self._groups: set[tuple[str, str]] = set()
+        self._errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise StoreError(
+                f"Redis at {self.url} is not reachable: {exc}.",
+                hint="Check the --broker URL and that Redis is running.",
+            ) from None
+
+    def _group(self, stream: str, group: str) -> None:
+        if (stream, group) in self._groups:
+            return
+        import redis
+
+        try:
+            self._call(self.redis.xgroup_create, stream, group, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):  # it exists already: fine
+                raise
+        self._groups.add((stream, group))
+
+    def publish(self, stream: str, payloads: list[bytes]) -> list[str]:
+        check_name(stream, "stream name")
+        pipe = self.redis.pipeline(transaction=False)
+        for p in payloads:
+            pipe.xadd(stream, {FIELD: p})
+        return [i.decode() for i in self._call(pipe.execute)]
+
+    def consume(
+        self, stream: str, group: str, consumer: str, count: int, block_s: float = 1.0
+    ) -> list[Message]:
+        self._group(stream, group)
+        ms = int(self.claim_after_s * 1000)
+        _, claimed, _ = self._call(
+            self.redis.xautoclaim, stream, group, consumer, ms, start_id="0-0", count=count
+        )
+        out = []
+        if claimed:
+            ids = [entry_id for entry_id, fields in claimed if fields]
+            counts = self._deliveries(stream, group, ids)
+            out = [
+                Message(i.decode(), fields[FIELD], counts.get(i, 2))
+                for i, fields in claimed
+                if fields
+            ]
+        if len(out) < count:
+            got = self._call(
+                self.redis.xreadgroup,
+                group,
+                consumer,
+                {stream: ">"},
+                count=count - len(out),
+                block=int(block_s * 1000) if not out else None,
+            )
+            for _, entries in got or []:
+                out += [Message(i.decode(), fields[FIELD], 1) for i, fields in entries]
+        return out
+
+    def _deliveries(self, stream: str, group: str, ids: list[bytes]) -> dict[bytes, int]:
+        if not ids:
+            return {}
+        rows = self._call(
+            self.redis.xpending_range, stream, group, min=ids[0], max=ids[-1], count=len(ids)
+        )
+        return {r["message_id"]: int(r["times_delivered"]) for r in rows}
+
+    def ack(self, stream: str, group: str, ids: list[str]) -> None:
+        if ids:
+            self._call(self.redis.xack, stream, group, *ids)
+
+    def lag(self, stream: str, group: str) -> int:
+        self._group(stream, group)
+        for g in self._call(self.redis.xinfo_groups, stream):
+            if g["name"].decode() == group:
+                return int(g.get("lag") or 0)
+        return 0
+
+    def close(self) -> None:
+        self.redis.close()

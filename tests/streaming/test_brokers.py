@@ -1,0 +1,48 @@
+"""Every broker passes the same conformance suite: the embedded queue and Redis Streams."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from podium.core.errors import ConfigError, InvalidNameError
+from podium.streaming import Broker, open_broker
+from podium.testing.brokers import BrokerConformance
+from podium.testing.services import require_service
+
+
+@pytest.fixture
+def stream() -> str:
+    return f"s-{uuid.uuid4().hex[:10]}"
+
+
+class TestEmbedded(BrokerConformance):
+    @pytest.fixture
+    def broker(self, tmp_path: Path) -> Iterator[Broker]:
+        with open_broker(None, home=tmp_path, claim_after_s=0.2) as b:
+            yield b
+
+
+class TestRedis(BrokerConformance):
+    @pytest.fixture
+    def broker(self) -> Iterator[Broker]:
+        require_service("Redis", "127.0.0.1", 6379)
+        with open_broker("redis://127.0.0.1:6379/0", claim_after_s=0.2) as b:
+            yield b
+
+
+def test_the_embedded_queue_is_shared_by_processes_through_its_file(tmp_path: Path) -> None:
+    a = open_broker(None, home=tmp_path)
+    b = open_broker(str(tmp_path / "queue.db"))
+    a.publish("orders", [b"1"])
+    assert [m.data for m in b.consume("orders", "g", "c", 5, block_s=1)] == [b"1"]
+
+
+def test_bad_brokers_and_stream_names_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="Unknown broker"):
+        open_broker("kafka://localhost:9092")
+    with pytest.raises(InvalidNameError):
+        open_broker(None, home=tmp_path).publish("../etc", [b"x"])
