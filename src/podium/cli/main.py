@@ -23,6 +23,7 @@ from podium.cli import (
     retention,
     runs,
     schedules,
+    stream,
 )
 from podium.cli.render import err, out, print_error, print_json
 from podium.core.errors import PodiumError
@@ -65,6 +66,7 @@ app.add_typer(monitor.app, name="monitor")
 app.command("status")(monitor.status)
 app.command("batch")(batch.batch)
 app.command("export")(edge.export)
+app.command("stream")(stream.stream)
 app.add_typer(edge.app, name="edge")
 
 

@@ -46,6 +46,10 @@ class Broker(ABC):
         """Acknowledge: the messages are done for ``group`` and never delivered to it again."""
 
     @abstractmethod
+    def last(self, stream: str, count: int) -> list[Message]:
+        """The newest ``count`` messages of ``stream``, oldest first (no group involved)."""
+
+    @abstractmethod
     def lag(self, stream: str, group: str) -> int:
         """Messages of ``stream`` the group has not read yet (pending ones excluded)."""
 

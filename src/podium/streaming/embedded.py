@@ -157,6 +157,17 @@ class EmbeddedBroker(Broker):
             db.execute("ROLLBACK")
             raise
 
+    def last(self, stream: str, count: int) -> list[Message]:
+        rows = (
+            self._db()
+            .execute(
+                "SELECT seq, data FROM messages WHERE stream = ? ORDER BY seq DESC LIMIT ?",
+                (stream, count),
+            )
+            .fetchall()
+        )
+        return [Message(str(seq), bytes(data)) for seq, data in reversed(rows)]
+
     def lag(self, stream: str, group: str) -> int:
         db = self._db()
         row = db.execute(

@@ -96,6 +96,10 @@ class RedisBroker(Broker):
         if ids:
             self._call(self.redis.xack, stream, group, *ids)
 
+    def last(self, stream: str, count: int) -> list[Message]:
+        rows = self._call(self.redis.xrevrange, stream, count=count)
+        return [Message(i.decode(), fields[FIELD]) for i, fields in reversed(rows)]
+
     def lag(self, stream: str, group: str) -> int:
         self._group(stream, group)
         for g in self._call(self.redis.xinfo_groups, stream):

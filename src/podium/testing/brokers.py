@@ -74,3 +74,7 @@ class BrokerConformance:
         assert broker.lag(stream, "g") == 3
         broker.consume(stream, "g", "c", 2, block_s=1)
         assert broker.lag(stream, "g") == 1
+
+    def test_last_shows_the_newest_messages(self, broker: Broker, stream: str) -> None:
+        broker.publish(stream, [str(i).encode() for i in range(10)])
+        assert [m.data for m in broker.last(stream, 3)] == [b"7", b"8", b"9"]

@@ -1,0 +1,161 @@
+"""`podium stream` end to end on the embedded queue and Redis: micro-batches, dead letters,
+the prediction log, and a kill -9 mid-batch with every input answered after redelivery."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from tests.conftest import Trained
+from typer.testing import CliRunner
+
+import podium
+from podium.cli.main import app
+from podium.deploy import deploy_model
+from podium.streaming import open_broker
+from podium.testing.services import require_service
+from podium.workspace import Workspace
+
+runner = CliRunner()
+BROKERS = ["embedded", "redis"]
+
+
+def broker_url(kind: str) -> str | None:
+    if kind == "redis":
+        require_service("Redis", "127.0.0.1", 6379)
+        return "redis://127.0.0.1:6379/0"
+    return None
+
+
+def records_file(trained: Trained, path: Path, n: int, bad: bool = True) -> Path:
+    lines = [json.dumps(trained.X.iloc[i % len(trained.X)].to_dict()) for i in range(n)]
+    if bad:
+        lines[3] = "{not json"
+        lines[7] = json.dumps({"mean radius": 1.0})  # the other 29 columns are missing
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("kind", BROKERS)
+def test_a_stream_is_scored_in_micro_batches_with_dead_letters(
+    workspace: Workspace, trained: Trained, tmp_path: Path, kind: str
+) -> None:
+    url = broker_url(kind)
+    podium.register_model(trained.model, "cancer", input_example=trained.X, alias="champion")
+    deploy_model(workspace, "models:/cancer@champion", "cancer")
+    s_in, s_out = f"in-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
+    opts = ["--broker", url] if url else []
+    good = records_file(trained, tmp_path / "r.jsonl", 300, bad=False)
+    r = runner.invoke(app, ["stream", "produce", str(good), "--stream", s_in, *opts])
+    assert r.exit_code == 0 and "Published 300" in r.output, r.output
+    with open_broker(url) as b:  # and two that produce would refuse
+        b.publish(s_in, [b"{not json", json.dumps({"mean radius": 1.0}).encode()])
+    r = runner.invoke(
+        app,
+        [
+            "stream",
+            "cancer",
+            "--in",
+            s_in,
+            "--out",
+            s_out,
+            "--batch",
+            "64",
+            "--idle-exit",
+            "0.5",
+            "--json",
+            *opts,
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    stats = json.loads(r.stdout)
+    assert (stats["consumed"], stats["published"], stats["dead_lettered"]) == (302, 300, 2)
+    assert stats["batches"] <= 10  # micro-batches, not one message at a time
+    with open_broker(url) as b:
+        outs = [json.loads(m.data) for m in b.last(s_out, 1_000)]
+        dead = [json.loads(m.data) for m in b.last(f"{s_in}.dead", 10)]
+        assert b.lag(s_in, "podium") == 0
+    assert len({o["input_id"] for o in outs}) == 300
+    expected = trained.model.predict(trained.X.iloc[:20]).tolist()
+    by_id = {o["input_id"]: o for o in outs}
+    with open_broker(url) as b:
+        inputs = b.last(s_in, 302)
+    assert [by_id[m.id]["prediction"] for m in inputs[:20]] == expected
+    reasons = sorted(d["reason"] for d in dead)
+    assert len(reasons) == 2 and reasons[0].startswith("not JSON")
+    assert "missing column 'mean texture'" in reasons[1]
+    assert all(o["model_version"] == "models:/cancer/1" for o in outs)
+    # Monitoring sees streamed predictions: they are in the deployment's prediction log.
+    assert len(workspace.store.predictions.recent("cancer", limit=1_000)) == 300
+    r = runner.invoke(app, ["stream", "tail", "--stream", s_out, "--count", "2", "--json", *opts])
+    assert r.exit_code == 0 and len(r.stdout.splitlines()) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("processes")
+@pytest.mark.parametrize("kind", BROKERS)
+def test_kill_9_mid_batch_loses_nothing_after_redelivery(
+    workspace: Workspace, trained: Trained, tmp_path: Path, kind: str
+) -> None:
+    url = broker_url(kind)
+    podium.register_model(trained.model, "cancer", input_example=trained.X, alias="champion")
+    s_in, s_out = f"in-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
+    n = 6_000
+    with open_broker(url) as b:
+        lines = records_file(trained, tmp_path / "r.jsonl", n, bad=False).read_text().splitlines()
+        ids = b.publish(s_in, [line.encode() for line in lines])
+    cmd = [
+        sys.executable,
+        "-m",
+        "podium",
+        "stream",
+        "cancer@champion",
+        "--in",
+        s_in,
+        "--out",
+        s_out,
+        "--batch",
+        "50",
+        "--claim-after",
+        "1",
+        "--idle-exit",
+        "3",
+        "--json",
+        *(["--broker", url] if url else []),
+    ]
+    env = {**os.environ}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while _count(url, s_out) < 500:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert _count(url, s_out) < n, "the consumer finished before it could be killed"
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    with open_broker(url) as b:
+        outs = [json.loads(m.data)["input_id"] for m in b.last(s_out, 2 * n)]
+    assert set(outs) == set(ids)  # every input answered at least once ...
+    assert len(outs) - len(set(outs)) <= 50  # ... and at most the killed batch twice
+
+
+def _count(url: str | None, stream: str) -> int:
+    with open_broker(url) as b:
+        return len(b.last(stream, 100_000))
+
+
+def test_stream_mistakes_are_one_clear_line(workspace: Workspace, tmp_path: Path) -> None:
+    r = runner.invoke(app, ["stream", "produce", str(tmp_path / "none.jsonl"), "--stream", "s"])
+    assert r.exit_code == 1 and "No such file" in r.output
+    r = runner.invoke(app, ["stream", "nope@champion", "--in", "a", "--out", "b"])
+    assert r.exit_code == 1 and "nope" in r.output
+    r = runner.invoke(app, ["stream", "x", "--in", "a", "--out", "b", "--broker", "kafka://x"])
+    assert r.exit_code == 1
