@@ -1,0 +1,136 @@
+"""Streaming: podium's stream scorer against a plain redis-py loop, same messages and batch.
+
+The stream is pre-filled with N messages of 30 floats (the breast-cancer features, about
+600 bytes of JSON each). The floor is the least a consumer does: XREADGROUP a batch, decode
+the JSON, ``predict_proba`` on a numpy array, XADD the answers (pipelined), XACK. podium
+adds validation, labels, the model version, dead letters and metrics. Both run in this
+process, one after the other, on a fresh stream each; BLAS gets one thread.
+
+    python benchmarks/streaming.py                       # Redis on 127.0.0.1:6379
+    python benchmarks/streaming.py --messages 20000 --batch 256
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+import uuid
+from typing import Any
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def fill(broker: Any, stream: str, payloads: list[bytes]) -> None:
+    for i in range(0, len(payloads), 1000):
+        broker.publish(stream, payloads[i : i + 1000])
+
+
+def floor(model: Any, columns: list[str], payloads: list[bytes], batch: int) -> float:
+    import numpy as np
+    import redis
+
+    r = redis.Redis.from_url(REDIS)
+    s_in, s_out = f"bench-in-{uuid.uuid4().hex[:6]}", f"bench-out-{uuid.uuid4().hex[:6]}"
+    pipe = r.pipeline(transaction=False)
+    for p in payloads:
+        pipe.xadd(s_in, {b"d": p})
+    pipe.execute()
+    r.xgroup_create(s_in, "g", id="0")
+    t = time.perf_counter()
+    done = 0
+    while done < len(payloads):
+        got = r.xreadgroup("g", "c", {s_in: ">"}, count=batch, block=1000)
+        entries = got[0][1]
+        decoded = [json.loads(f[b"d"]) for _, f in entries]
+        x = np.asarray([[d[c] for c in columns] for d in decoded])
+        proba = model.predict_proba(x)
+        pipe = r.pipeline(transaction=False)
+        for (mid, _), p in zip(entries, proba.tolist(), strict=True):
+            pipe.xadd(s_out, {b"d": json.dumps({"input_id": mid.decode(), "p": p})})
+        pipe.xack(s_in, "g", *[mid for mid, _ in entries])
+        pipe.execute()
+        done += len(entries)
+    elapsed = time.perf_counter() - t
+    r.delete(s_in, s_out)
+    return len(payloads) / elapsed
+
+
+def podium_rate(predictor: Any, url: str | None, payloads: list[bytes], batch: int) -> float:
+    from podium.streaming import open_broker
+    from podium.streaming.scorer import StreamScorer
+
+    s_in, s_out = f"bench-in-{uuid.uuid4().hex[:6]}", f"bench-out-{uuid.uuid4().hex[:6]}"
+    with open_broker(url) as b:
+        fill(b, s_in, payloads)
+    scorer = StreamScorer(
+        lambda: open_broker(url),
+        predictor,
+        s_in,
+        s_out,
+        batch=batch,
+        max_wait_ms=50,
+        idle_exit_s=0.3,
+    )
+    t = time.perf_counter()
+    stats = scorer.run()
+    elapsed = time.perf_counter() - t - 0.3  # the idle wait that ends the run
+    assert stats.published == len(payloads), stats
+    if url is not None:
+        import redis
+
+        redis.Redis.from_url(url).delete(s_in, s_out, f"{s_in}.dead")
+    return len(payloads) / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=256)
+    args = parser.parse_args()
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["PODIUM_HOME"] = tmp
+        import podium
+
+        x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, y)
+        podium.register_model(model, "bench", input_example=x)
+        predictor = podium.load("bench/1")
+        rows = x.sample(args.messages, replace=True, random_state=0)
+        payloads = [json.dumps(r).encode() for r in rows.to_dict("records")]
+        one = payloads[: max(500, args.messages // 20)]
+        results = {
+            f"redis-py loop, batch {args.batch} (floor)": floor(
+                model, list(x.columns), payloads, args.batch
+            ),
+            f"podium stream on Redis, batch {args.batch}": podium_rate(
+                predictor, REDIS, payloads, args.batch
+            ),
+            "podium stream on Redis, batch 1": podium_rate(predictor, REDIS, one, 1),
+            f"podium stream, embedded queue, batch {args.batch}": podium_rate(
+                predictor, None, payloads, args.batch
+            ),
+        }
+    print(f"{args.messages:,} messages of 30 floats\n")
+    for name, rate in results.items():
+        print(f"{name:<46} {rate:>10,.0f} messages/s")
+    names = list(results)
+    print(
+        f"\npodium / floor on Redis: {results[names[1]] / results[names[0]]:.0%} (target >= 80%);"
+        f" micro-batching / one at a time: {results[names[1]] / results[names[2]]:.1f}x "
+        "(target >= 10x)"
+    )
+
+
+if __name__ == "__main__":
+    main()
