@@ -24,6 +24,7 @@ for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
 REDIS = "redis://127.0.0.1:6379/0"
+NATS = "nats://127.0.0.1:4222"
 
 
 def fill(broker: Any, stream: str, payloads: list[bytes]) -> None:
@@ -61,6 +62,47 @@ def floor(model: Any, columns: list[str], payloads: list[bytes], batch: int) -> 
     return len(payloads) / elapsed
 
 
+def nats_floor(model: Any, columns: list[str], payloads: list[bytes], batch: int) -> float:
+    """The same loop on NATS JetStream with nats-py: fetch, decode, score, publish, ack."""
+    import asyncio
+
+    import numpy as np
+
+    async def go() -> float:
+        import nats
+        from nats.js.api import AckPolicy, ConsumerConfig
+
+        nc = await nats.connect(NATS)
+        js = nc.jetstream()
+        tag = uuid.uuid4().hex[:6]
+        subj_in, subj_out = f"floor-in-{tag}", f"floor-out-{tag}"
+        await js.add_stream(name=f"floor-in-{tag}", subjects=[subj_in])
+        await js.add_stream(name=f"floor-out-{tag}", subjects=[subj_out])
+        for p in payloads:
+            await js.publish(subj_in, p)
+        sub = await js.pull_subscribe(
+            subj_in, durable="g", config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT)
+        )
+        t = time.perf_counter()
+        done = 0
+        while done < len(payloads):
+            msgs = await sub.fetch(batch, timeout=5)
+            x = np.asarray([[d[c] for c in columns] for d in (json.loads(m.data) for m in msgs)])
+            for p in model.predict_proba(x).tolist():
+                await js.publish(subj_out, json.dumps({"p": p}).encode())
+            for m in msgs:
+                await m.ack()
+            done += len(msgs)
+        elapsed = time.perf_counter() - t
+        await sub.unsubscribe()
+        for name in (f"floor-in-{tag}", f"floor-out-{tag}"):
+            await js.delete_stream(name)
+        await nc.close()
+        return len(payloads) / elapsed
+
+    return asyncio.run(go())
+
+
 def podium_rate(predictor: Any, url: str | None, payloads: list[bytes], batch: int) -> float:
     from podium.streaming import open_broker
     from podium.streaming.scorer import StreamScorer
@@ -81,7 +123,7 @@ def podium_rate(predictor: Any, url: str | None, payloads: list[bytes], batch: i
     stats = scorer.run()
     elapsed = time.perf_counter() - t - 0.3  # the idle wait that ends the run
     assert stats.published == len(payloads), stats
-    if url is not None:
+    if url is not None and url.startswith("redis://"):
         import redis
 
         redis.Redis.from_url(url).delete(s_in, s_out, f"{s_in}.dead")
@@ -120,11 +162,18 @@ def main() -> None:
             f"podium stream, embedded queue, batch {args.batch}": podium_rate(
                 predictor, None, payloads, args.batch
             ),
+            f"nats-py loop, batch {args.batch} (floor)": nats_floor(
+                model, list(x.columns), payloads, args.batch
+            ),
+            f"podium stream on NATS, batch {args.batch}": podium_rate(
+                predictor, NATS, payloads, args.batch
+            ),
         }
     print(f"{args.messages:,} messages of 30 floats\n")
     for name, rate in results.items():
         print(f"{name:<46} {rate:>10,.0f} messages/s")
     names = list(results)
+    print(f"podium / floor on NATS: {results[names[5]] / results[names[4]]:.0%} (target >= 80%)")
     print(
         f"\npodium / floor on Redis: {results[names[1]] / results[names[0]]:.0%} (target >= 80%);"
         f" micro-batching / one at a time: {results[names[1]] / results[names[2]]:.1f}x "

@@ -1,4 +1,5 @@
-"""Every broker passes the same conformance suite: the embedded queue and Redis Streams."""
+"""Every broker passes the same conformance suite: the embedded queue, Redis Streams and NATS
+JetStream."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ class TestRedis(BrokerConformance):
     def broker(self) -> Iterator[Broker]:
         require_service("Redis", "127.0.0.1", 6379)
         with open_broker("redis://127.0.0.1:6379/0", claim_after_s=0.2) as b:
+            yield b
+
+
+class TestNats(BrokerConformance):
+    @pytest.fixture
+    def broker(self) -> Iterator[Broker]:
+        require_service("NATS", "127.0.0.1", 4222)
+        # JetStream redelivers on its own after ack_wait: leave room for a slow machine.
+        with open_broker("nats://127.0.0.1:4222", claim_after_s=1.0) as b:
             yield b
 
 

@@ -24,13 +24,16 @@ from podium.testing.services import require_service
 from podium.workspace import Workspace
 
 runner = CliRunner()
-BROKERS = ["embedded", "redis"]
+BROKERS = ["embedded", "redis", "nats"]
 
 
 def broker_url(kind: str) -> str | None:
     if kind == "redis":
         require_service("Redis", "127.0.0.1", 6379)
         return "redis://127.0.0.1:6379/0"
+    if kind == "nats":
+        require_service("NATS", "127.0.0.1", 4222)
+        return "nats://127.0.0.1:4222"
     return None
 
 
@@ -126,7 +129,7 @@ def test_kill_9_mid_batch_loses_nothing_after_redelivery(
         "--claim-after",
         "1",
         "--idle-exit",
-        "3",
+        "6",  # past the redelivery of the killed batch, whichever backend redelivers it
         "--json",
         *(["--broker", url] if url else []),
     ]
@@ -149,7 +152,7 @@ def test_kill_9_mid_batch_loses_nothing_after_redelivery(
 
 def _count(url: str | None, stream: str) -> int:
     with open_broker(url) as b:
-        return len(b.last(stream, 100_000))
+        return b.size(stream)
 
 
 def test_stream_mistakes_are_one_clear_line(workspace: Workspace, tmp_path: Path) -> None:

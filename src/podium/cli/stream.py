@@ -155,7 +155,9 @@ def _score(
     else:
         model = target
     predictor = registry.load(model)
-    with open_broker(broker) as check:  # a bad URL or an unreachable broker fails here, once
+    # A bad URL or an unreachable broker fails here, once. (With the same claim-after: on
+    # NATS the group's durable consumer keeps the ack wait it was created with.)
+    with open_broker(broker, claim_after_s=claim_after) as check:
         check.lag(in_, group)
     scorer = StreamScorer(
         lambda: open_broker(broker, claim_after_s=claim_after),

@@ -50,6 +50,10 @@ class Broker(ABC):
         """The newest ``count`` messages of ``stream``, oldest first (no group involved)."""
 
     @abstractmethod
+    def size(self, stream: str) -> int:
+        """Messages in ``stream`` (0 for a stream not created yet)."""
+
+    @abstractmethod
     def lag(self, stream: str, group: str) -> int:
         """Messages of ``stream`` the group has not read yet (pending ones excluded)."""
 

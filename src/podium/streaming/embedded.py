@@ -168,6 +168,14 @@ class EmbeddedBroker(Broker):
         )
         return [Message(str(seq), bytes(data)) for seq, data in reversed(rows)]
 
+    def size(self, stream: str) -> int:
+        (n,) = (
+            self._db()
+            .execute("SELECT COUNT(*) FROM messages WHERE stream = ?", (stream,))
+            .fetchone()
+        )
+        return int(n)
+
     def lag(self, stream: str, group: str) -> int:
         db = self._db()
         row = db.execute(

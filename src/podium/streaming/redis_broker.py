@@ -100,6 +100,9 @@ class RedisBroker(Broker):
         rows = self._call(self.redis.xrevrange, stream, count=count)
         return [Message(i.decode(), fields[FIELD]) for i, fields in reversed(rows)]
 
+    def size(self, stream: str) -> int:
+        return int(self._call(self.redis.xlen, stream))
+
     def lag(self, stream: str, group: str) -> int:
         self._group(stream, group)
         for g in self._call(self.redis.xinfo_groups, stream):

@@ -78,3 +78,8 @@ class BrokerConformance:
     def test_last_shows_the_newest_messages(self, broker: Broker, stream: str) -> None:
         broker.publish(stream, [str(i).encode() for i in range(10)])
         assert [m.data for m in broker.last(stream, 3)] == [b"7", b"8", b"9"]
+
+    def test_size_counts_the_messages(self, broker: Broker, stream: str) -> None:
+        assert broker.size(stream) == 0 and broker.last(stream, 5) == []
+        broker.publish(stream, [b"1", b"2"])
+        assert broker.size(stream) == 2
