@@ -15,15 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.core.errors import ValidationError
+from podium.data.versions import FORMATS as DATA_FORMATS
 
-FORMATS = {
-    ".csv": "csv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-}
+# The suffixes data versions read, and .json for JSON Lines exports named that way.
+FORMATS = {**DATA_FORMATS, ".json": "jsonl"}
 GLOB_CHARS = set("*?[")
 
 
