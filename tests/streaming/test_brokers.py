@@ -56,3 +56,23 @@ def test_bad_brokers_and_stream_names_are_refused(tmp_path: Path) -> None:
         open_broker("kafka://localhost:9092")
     with pytest.raises(InvalidNameError):
         open_broker(None, home=tmp_path).publish("../etc", [b"x"])
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "$JS.ACK.podium-in.podium-g.3.1042.977.1732960000000000000.12",
+        "$JS.ACK._.ACCHASH.podium-in.podium-g.3.1042.977.1732960000000000000.12",
+        "$JS.ACK.hub.ACCHASH.podium-in.podium-g.1.7.7.1732960000000000000.0.rnd",
+    ],
+)
+def test_nats_position_matches_nats_py_metadata(reply: str) -> None:
+    """The fast ack-subject reading agrees with nats-py's own parser, in both forms."""
+    pytest.importorskip("nats")
+    from nats.aio.msg import Msg
+
+    from podium.streaming.nats_broker import _position
+
+    msg = Msg(_client=None, subject="in", reply=reply, data=b"{}")  # type: ignore[arg-type]
+    meta = msg.metadata
+    assert _position(msg) == (str(meta.sequence.stream), meta.num_delivered)

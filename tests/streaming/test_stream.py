@@ -213,3 +213,39 @@ def test_sigterm_drains_the_batch_in_hand_so_nothing_is_answered_twice(
     with open_broker(url) as b:
         outs = [json.loads(m.data)["input_id"] for m in b.last(s_out, 2 * n)]
     assert sorted(outs, key=str) == sorted(ids, key=str)  # each input answered exactly once
+
+
+def test_a_worker_holds_at_most_two_batches_unanswered(
+    workspace: Workspace, trained: Trained, tmp_path: Path
+) -> None:
+    """Read-ahead overlaps the next read with scoring, and no more: back-pressure holds."""
+    from podium.streaming.embedded import EmbeddedBroker
+    from podium.streaming.scorer import StreamScorer
+
+    class Counting(EmbeddedBroker):  # the real queue, counting taken-but-unacked messages
+        held = peak = 0
+
+        def consume(self, *args: object, **kwargs: object) -> list:  # type: ignore[override]
+            got = super().consume(*args, **kwargs)  # type: ignore[arg-type]
+            Counting.held += len(got)
+            Counting.peak = max(Counting.peak, Counting.held)
+            return got
+
+        def ack(self, stream: str, group: str, ids: list[str]) -> None:
+            super().ack(stream, group, ids)
+            Counting.held -= len(ids)
+
+    podium.register_model(trained.model, "cancer", input_example=trained.X)
+    with Counting(tmp_path / "q.db") as b:
+        b.publish("in", [json.dumps(r).encode() for r in trained.X.head(200).to_dict("records")])
+    scorer = StreamScorer(
+        lambda: Counting(tmp_path / "q.db"),
+        podium.load("cancer/1"),
+        "in",
+        "out",
+        batch=8,
+        idle_exit_s=0.3,
+    )
+    stats = scorer.run()
+    assert stats.published == 200 and Counting.held == 0
+    assert 8 < Counting.peak <= 16  # the read-ahead happened, and only one batch of it

@@ -51,16 +51,23 @@ class EmbeddedBroker(Broker):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.claim_after_s = claim_after_s
         self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []  # every thread's, to close them all
+        self._lock = threading.Lock()
         with self._db() as db:
             db.executescript(SCHEMA)
 
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            # Each thread uses only its own connection; close() may come from another.
+            db = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
+            with self._lock:
+                self._all.append(db)
         return db
 
     def publish(self, stream: str, payloads: list[bytes]) -> list[str]:
@@ -188,7 +195,8 @@ class EmbeddedBroker(Broker):
         return int(n)
 
     def close(self) -> None:
-        db = getattr(self._local, "db", None)
-        if db is not None:
+        with self._lock:
+            dbs, self._all = self._all, []
+        for db in dbs:
             db.close()
-            self._local.db = None
+        self._local = threading.local()

@@ -17,10 +17,28 @@ from podium.core.errors import ConfigError, StoreError
 from podium.core.names import check_name
 from podium.streaming.base import Broker, Message
 
+PUBLISH_TIMEOUT_S = 30.0
+
 
 def _name(stream: str) -> str:
     """JetStream stream and consumer names cannot hold dots."""
     return "podium-" + stream.replace(".", "_")
+
+
+def _position(msg: Any) -> tuple[str, int]:
+    """A delivered message's stream sequence and delivery count, read from its ack subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>...``) rather than through
+    ``msg.metadata``, which builds dataclasses and a datetime per message."""
+    from nats.aio.msg import Msg
+
+    tokens = (msg.reply or "").split(".")
+    if tokens[:2] == ["$JS", "ACK"]:
+        if len(tokens) == 9:  # the original form
+            return tokens[5], int(tokens[4])
+        if len(tokens) >= 11:  # with domain and account hash
+            return tokens[Msg.Ack.StreamSeq], int(tokens[Msg.Ack.NumDelivered])
+    meta = msg.metadata  # raises nats-py's own error for a non-JetStream message
+    return str(meta.sequence.stream), int(meta.num_delivered)
 
 
 class NatsBroker(Broker):
@@ -92,9 +110,11 @@ class NatsBroker(Broker):
 
         async def go() -> list[str]:
             await self._stream(stream)
-            # All in flight at once, acknowledged together: one round trip, not one each.
-            # Coroutines start in order on one connection, so the stream keeps the order.
-            acks = await asyncio.gather(*(self.js.publish(stream, p) for p in payloads))
+            # All in flight at once, confirmed together: one round trip, not one each, and
+            # no task or timer per message. Sent in order on one connection, so the
+            # stream keeps the order. Callers ack their inputs only after this returns.
+            futures = [await self.js.publish_async(stream, p) for p in payloads]
+            acks = await asyncio.wait_for(asyncio.gather(*futures), PUBLISH_TIMEOUT_S)
             return [str(a.seq) for a in acks]
 
         return list(self._run(go()))
@@ -112,18 +132,19 @@ class NatsBroker(Broker):
                 return []
             out = []
             for m in msgs:
-                meta = m.metadata
-                mid = str(meta.sequence.stream)
+                mid, deliveries = _position(m)
                 self.inflight[(stream, group, mid)] = m
-                out.append(Message(mid, bytes(m.data), int(meta.num_delivered)))
+                out.append(Message(mid, bytes(m.data), deliveries))
             return out
 
         return list(self._run(go(), timeout=block_s + 60))
 
     def ack(self, stream: str, group: str, ids: list[str]) -> None:
         async def go() -> None:
-            msgs = [self.inflight.pop((stream, group, i), None) for i in ids]
-            await asyncio.gather(*(m.ack() for m in msgs if m is not None))
+            for i in ids:  # each ack is a buffered fire-and-forget publish
+                m = self.inflight.pop((stream, group, i), None)
+                if m is not None:
+                    await m.ack()
 
         self._run(go())
 

@@ -3,6 +3,7 @@ messages, XACK. Needs the ``redis`` package (``pip install 'podium[redis]'``).""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from podium.core.errors import ConfigError, StoreError
@@ -24,6 +25,7 @@ class RedisBroker(Broker):
         self.url = url
         self.redis = redis.Redis.from_url(url)
         self._groups: set[tuple[str, str]] = set()
+        self._claimed_at: dict[tuple[str, str], float] = {}
         self._errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -58,11 +60,8 @@ class RedisBroker(Broker):
         self, stream: str, group: str, consumer: str, count: int, block_s: float = 1.0
     ) -> list[Message]:
         self._group(stream, group)
-        ms = int(self.claim_after_s * 1000)
-        _, claimed, _ = self._call(
-            self.redis.xautoclaim, stream, group, consumer, ms, start_id="0-0", count=count
-        )
         out = []
+        claimed = self._claim(stream, group, consumer, count)
         if claimed:
             ids = [entry_id for entry_id, fields in claimed if fields]
             counts = self._deliveries(stream, group, ids)
@@ -82,7 +81,25 @@ class RedisBroker(Broker):
             )
             for _, entries in got or []:
                 out += [Message(i.decode(), fields[FIELD], 1) for i, fields in entries]
+        if not out:
+            self._claimed_at.pop((stream, group), None)  # idle: look for stale ones next time
         return out
+
+    def _claim(self, stream: str, group: str, consumer: str, count: int) -> list[Any]:
+        """Stale pending entries of other consumers (XAUTOCLAIM). A message can only go stale
+        after ``claim_after_s``, so looking a few times per that period is enough; looking on
+        every read would add a round trip to each batch."""
+        now = time.monotonic()
+        key = (stream, group)
+        if now - self._claimed_at.get(key, -1e9) < min(1.0, self.claim_after_s / 4):
+            return []
+        ms = int(self.claim_after_s * 1000)
+        _, claimed, _ = self._call(
+            self.redis.xautoclaim, stream, group, consumer, ms, start_id="0-0", count=count
+        )
+        if len(claimed) < count:  # a full batch may mean more are waiting: look again
+            self._claimed_at[key] = now
+        return list(claimed)
 
     def _deliveries(self, stream: str, group: str, ids: list[bytes]) -> dict[bytes, int]:
         if not ids:

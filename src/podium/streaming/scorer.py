@@ -6,9 +6,10 @@ so a consumer killed mid-batch leaves its inputs pending, and they are delivered
 (to it or another consumer of the group) once stale. Each output carries ``input_id``, the
 input message's id, so a redelivered input is recognisable downstream. A message that is
 not a JSON object of the model's columns goes to the dead-letter stream with the reason
-and is acknowledged: it never blocks the stream. In-flight work is one batch per worker
-(back-pressure: nothing more is read until a batch is done). SIGTERM finishes the batches
-in hand (publish and acknowledge) and stops.
+and is acknowledged: it never blocks the stream. Each worker reads the next batch while it
+scores the current one, so broker round trips overlap model time; in-flight work is at
+most those two batches per worker (back-pressure: nothing more is read until a batch is
+done). SIGTERM finishes the batches in hand (publish and acknowledge) and stops.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import os
 import socket
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from podium.core.errors import PodiumError
 from podium.registry import Predictor
@@ -98,25 +102,39 @@ class StreamScorer:
     def _work(self, i: int) -> None:
         broker: Broker = self.broker_factory()
         consumer = f"{self.name}:{i}"
-        idle_since = time.monotonic()
+        reader = ThreadPoolExecutor(1, thread_name_prefix=f"podium-stream-{i}-read")
+
+        def read() -> list[Message]:
+            return broker.consume(
+                self.in_stream, self.group, consumer, self.batch, block_s=self.max_wait_s
+            )
+
+        idle_since, lag_at = time.monotonic(), 0.0
         try:
-            while not self.stop.is_set():
-                msgs = broker.consume(
-                    self.in_stream, self.group, consumer, self.batch, block_s=self.max_wait_s
-                )
-                if not msgs:
-                    if self.idle_exit_s is not None and (
-                        time.monotonic() - idle_since >= self.idle_exit_s
-                    ):
-                        return
-                    continue
-                idle_since = time.monotonic()
-                self._handle(broker, msgs)
-                if i == 0 and self.metrics is not None:
+            ahead: Future[list[Message]] = reader.submit(read)
+            while True:
+                msgs = ahead.result()
+                # Whatever has been read is handled before stopping: taken means answered.
+                stopping = self.stop.is_set()
+                if not msgs and self.idle_exit_s is not None:
+                    stopping = stopping or time.monotonic() - idle_since >= self.idle_exit_s
+                if stopping and not msgs:
+                    return
+                if not stopping:
+                    ahead = reader.submit(read)  # the next batch, while this one is scored
+                if msgs:
+                    idle_since = time.monotonic()
+                    self._handle(broker, msgs)
+                # Lag is a broker round trip (XINFO, consumer info): once a second is enough.
+                if i == 0 and self.metrics is not None and time.monotonic() - lag_at >= 1.0:
+                    lag_at = time.monotonic()
                     self.metrics["lag"].labels(self.in_stream).set(
                         broker.lag(self.in_stream, self.group)
                     )
+                if stopping:
+                    return
         finally:
+            reader.shutdown(wait=True)
             broker.close()
 
     def _handle(self, broker: Broker, msgs: list[Message]) -> None:
@@ -125,8 +143,8 @@ class StreamScorer:
         dead: list[tuple[Message, str]] = []
         for m in msgs:
             try:
-                rec = json.loads(m.data)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                rec = orjson.loads(m.data)
+            except orjson.JSONDecodeError as exc:  # invalid UTF-8 included
                 dead.append((m, f"not JSON: {exc}"))
                 continue
             if isinstance(rec, dict):
@@ -153,7 +171,7 @@ class StreamScorer:
             }
             if proba is not None:
                 out["probabilities"] = proba[j]
-            outputs.append(json.dumps(out, default=str).encode())
+            outputs.append(orjson.dumps(out, default=str, option=orjson.OPT_SERIALIZE_NUMPY))
         if outputs:
             broker.publish(self.out_stream, outputs)
         if dead:
