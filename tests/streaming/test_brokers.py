@@ -3,6 +3,7 @@ JetStream."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,3 +77,26 @@ def test_nats_position_matches_nats_py_metadata(reply: str) -> None:
     msg = Msg(_client=None, subject="in", reply=reply, data=b"{}")  # type: ignore[arg-type]
     meta = msg.metadata
     assert _position(msg) == (str(meta.sequence.stream), meta.num_delivered)
+
+
+def test_redis_acks_nothing_when_a_publish_fails(stream: str) -> None:
+    """The one-round-trip publish-and-ack stops at the failing XADD: the input stays pending."""
+    require_service("Redis", "127.0.0.1", 6379)
+    import redis
+
+    from podium.core.errors import StoreError
+
+    with open_broker("redis://127.0.0.1:6379/0", claim_after_s=0.2) as b:
+        b.publish(stream, [b"q"])
+        (taken,) = b.consume(stream, "g", "c1", 10, block_s=1)
+        out = f"{stream}-out"
+        r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+        r.set(out, "not a stream")
+        try:
+            with pytest.raises(StoreError, match="something else than a stream"):
+                b.publish_and_ack(out, [b"a"], stream, "g", [taken.id])
+            time.sleep(0.3)
+            again = b.consume(stream, "g", "c2", 10, block_s=1)
+            assert [m.data for m in again] == [b"q"] and again[0].deliveries >= 2
+        finally:
+            r.delete(out, stream)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -235,6 +236,13 @@ def test_a_worker_holds_at_most_two_batches_unanswered(
             super().ack(stream, group, ids)
             Counting.held -= len(ids)
 
+        def publish_and_ack(  # type: ignore[override]
+            self, stream: str, payloads: list, acked: str, group: str, ids: list[str]
+        ) -> list[str]:
+            out = super().publish_and_ack(stream, payloads, acked, group, ids)
+            Counting.held -= len(ids)
+            return out
+
     podium.register_model(trained.model, "cancer", input_example=trained.X)
     with Counting(tmp_path / "q.db") as b:
         b.publish("in", [json.dumps(r).encode() for r in trained.X.head(200).to_dict("records")])
@@ -249,3 +257,56 @@ def test_a_worker_holds_at_most_two_batches_unanswered(
     stats = scorer.run()
     assert stats.published == 200 and Counting.held == 0
     assert 8 < Counting.peak <= 16  # the read-ahead happened, and only one batch of it
+
+
+def test_stream_lag_messages_and_batch_sizes_are_on_metrics(
+    sqlite_workspace: Workspace, trained: Trained, tmp_path: Path
+) -> None:
+    import httpx
+
+    podium.register_model(trained.model, "cancer", input_example=trained.X, alias="champion")
+    s_in, s_out = f"in-{uuid.uuid4().hex[:8]}", f"out-{uuid.uuid4().hex[:8]}"
+    with open_broker(None) as b:
+        lines = records_file(trained, tmp_path / "r.jsonl", 300).read_text().splitlines()
+        b.publish(s_in, [line.encode() for line in lines])
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "podium", "stream", "cancer@champion", "--in", s_in]
+    cmd += ["--out", s_out, "--batch", "32", "--metrics-port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, text = time.monotonic() + 60, ""
+        while f'podium_stream_messages_total{{outcome="scored",stream="{s_in}"}} 298.0' not in text:
+            assert proc.poll() is None and time.monotonic() < deadline, text[-2000:]
+            time.sleep(0.1)
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+            except httpx.TransportError:
+                continue  # not listening yet
+        assert f'podium_stream_messages_total{{outcome="dead",stream="{s_in}"}} 2.0' in text
+        assert f'podium_stream_batch_messages_count{{stream="{s_in}"}}' in text
+        assert f'podium_stream_batch_messages_bucket{{le="32.0",stream="{s_in}"}}' in text
+        time.sleep(1.2)  # the lag gauge is refreshed once a second
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        assert f'podium_stream_lag{{stream="{s_in}"}} 0.0' in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, errors = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and f"127.0.0.1:{port}/metrics" in errors
+
+
+def test_a_busy_metrics_port_is_one_clear_line(
+    sqlite_workspace: Workspace, trained: Trained
+) -> None:
+    podium.register_model(trained.model, "cancer", input_example=trained.X, alias="champion")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = runner.invoke(
+            app,
+            ["stream", "cancer@champion", "--in", "a", "--out", "b", "--metrics-port", str(port)],
+        )
+    assert r.exit_code != 0 and f"Cannot serve metrics on 127.0.0.1:{port}" in r.output
+    assert "Traceback" not in r.output

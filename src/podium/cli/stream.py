@@ -50,6 +50,15 @@ def stream(
     ] = None,
     count: Annotated[int, typer.Option(min=1, help="tail: this many newest messages.")] = 10,
     json_: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Serve Prometheus /metrics (lag, messages, batch sizes) here."
+        ),
+    ] = None,
+    metrics_host: Annotated[
+        str, typer.Option(help="Address for --metrics-port (0.0.0.0 to expose it).")
+    ] = "127.0.0.1",
 ) -> None:
     """Score messages from --in into --out in micro-batches, at least once, until stopped."""
     from podium.streaming import open_broker
@@ -77,6 +86,7 @@ def stream(
         idle_exit,
         json_,
         claim_after,
+        (metrics_host, metrics_port) if metrics_port is not None else None,
     )
 
 
@@ -123,6 +133,22 @@ def _tail(b: object, stream: str, count: int, json_: bool) -> None:
             out.print(f"{m.id}  {text}", markup=False, highlight=False)
 
 
+def _serve_metrics(host: str, port: int, *, quiet: bool) -> None:
+    from prometheus_client import start_http_server
+
+    from podium.core.errors import ConfigError
+
+    try:
+        server, _ = start_http_server(port, addr=host)
+    except OSError as exc:
+        raise ConfigError(
+            f"Cannot serve metrics on {host}:{port}: {exc.strerror or exc}.",
+            hint="Pick a free --metrics-port (0 picks one).",
+        ) from None
+    if not quiet:
+        err.print(f"Metrics at http://{host}:{server.server_port}/metrics")
+
+
 def _score(
     target: str,
     broker: str | None,
@@ -135,6 +161,7 @@ def _score(
     idle_exit: float | None,
     json_: bool,
     claim_after: float,
+    metrics_at: tuple[str, int] | None,
 ) -> None:
     import signal
 
@@ -172,6 +199,8 @@ def _score(
         idle_exit_s=idle_exit,
     )
     signal.signal(signal.SIGTERM, lambda *_: scorer.stop.set())  # drain, then stop
+    if metrics_at is not None:
+        _serve_metrics(*metrics_at, quiet=json_)
     if log is not None:
         log.start()
     if not json_:

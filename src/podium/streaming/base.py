@@ -45,6 +45,16 @@ class Broker(ABC):
     def ack(self, stream: str, group: str, ids: list[str]) -> None:
         """Acknowledge: the messages are done for ``group`` and never delivered to it again."""
 
+    def publish_and_ack(
+        self, stream: str, payloads: list[bytes], acked: str, group: str, ids: list[str]
+    ) -> list[str]:
+        """Publish ``payloads`` to ``stream``, then acknowledge ``ids`` of ``acked`` for
+        ``group``: the acknowledgement happens only if every publish succeeded (at least
+        once). Brokers that can do both in one round trip override this."""
+        out = self.publish(stream, payloads)
+        self.ack(acked, group, ids)
+        return out
+
     @abstractmethod
     def last(self, stream: str, count: int) -> list[Message]:
         """The newest ``count`` messages of ``stream``, oldest first (no group involved)."""

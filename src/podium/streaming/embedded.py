@@ -71,6 +71,16 @@ class EmbeddedBroker(Broker):
         return db
 
     def publish(self, stream: str, payloads: list[bytes]) -> list[str]:
+        return self._write(stream, payloads, None)
+
+    def publish_and_ack(
+        self, stream: str, payloads: list[bytes], acked: str, group: str, ids: list[str]
+    ) -> list[str]:
+        return self._write(stream, payloads, (acked, group, ids))  # one transaction
+
+    def _write(
+        self, stream: str, payloads: list[bytes], ack: tuple[str, str, list[str]] | None
+    ) -> list[str]:
         check_name(stream, "stream name")
         now = time.time()
         db = self._db()
@@ -85,6 +95,8 @@ class EmbeddedBroker(Broker):
                 )
                 for p in payloads
             ]
+            if ack is not None:
+                self._delete_pending(db, *ack)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -155,14 +167,18 @@ class EmbeddedBroker(Broker):
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(
-                "DELETE FROM pending WHERE stream = ? AND grp = ? AND seq = ?",
-                [(stream, group, int(i)) for i in ids],
-            )
+            self._delete_pending(db, stream, group, ids)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _delete_pending(db: sqlite3.Connection, stream: str, group: str, ids: list[str]) -> None:
+        db.executemany(
+            "DELETE FROM pending WHERE stream = ? AND grp = ? AND seq = ?",
+            [(stream, group, int(i)) for i in ids],
+        )
 
     def last(self, stream: str, count: int) -> list[Message]:
         rows = (

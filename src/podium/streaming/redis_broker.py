@@ -12,6 +12,21 @@ from podium.streaming.base import Broker, Message
 
 FIELD = b"d"  # the one field of each entry: the payload
 
+# Publish, then acknowledge, in one round trip. A script stops at the first failing call,
+# so the XACK runs only once every XADD has succeeded: at least once still holds.
+# KEYS: out stream, in stream; ARGV: group, number of payloads, payloads..., ids...
+PUBLISH_AND_ACK = """
+local n = tonumber(ARGV[2])
+local out = {}
+for i = 1, n do
+    out[i] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[2 + i])
+end
+if #ARGV > n + 2 then
+    redis.call('XACK', KEYS[2], ARGV[1], unpack(ARGV, n + 3, #ARGV))
+end
+return out
+"""
+
 
 class RedisBroker(Broker):
     def __init__(self, url: str, *, claim_after_s: float = 30.0) -> None:
@@ -26,7 +41,9 @@ class RedisBroker(Broker):
         self.redis = redis.Redis.from_url(url)
         self._groups: set[tuple[str, str]] = set()
         self._claimed_at: dict[tuple[str, str], float] = {}
+        self._publish_and_ack = self.redis.register_script(PUBLISH_AND_ACK)
         self._errors: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+        self._response_error = redis.exceptions.ResponseError
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -35,6 +52,13 @@ class RedisBroker(Broker):
             raise StoreError(
                 f"Redis at {self.url} is not reachable: {exc}.",
                 hint="Check the --broker URL and that Redis is running.",
+            ) from None
+        except self._response_error as exc:
+            if "WRONGTYPE" not in str(exc):
+                raise
+            raise StoreError(
+                f"A key named like the stream holds something else than a stream: {exc}",
+                hint="Use another stream name, or delete that key in Redis.",
             ) from None
 
     def _group(self, stream: str, group: str) -> None:
@@ -55,6 +79,19 @@ class RedisBroker(Broker):
         for p in payloads:
             pipe.xadd(stream, {FIELD: p})
         return [i.decode() for i in self._call(pipe.execute)]
+
+    def publish_and_ack(
+        self, stream: str, payloads: list[bytes], acked: str, group: str, ids: list[str]
+    ) -> list[str]:
+        check_name(stream, "stream name")
+        if len(payloads) + len(ids) > 4000:  # keep each script call's arguments modest
+            return super().publish_and_ack(stream, payloads, acked, group, ids)
+        out = self._call(
+            self._publish_and_ack,
+            keys=[stream, acked],
+            args=[group, len(payloads), *payloads, *ids],
+        )
+        return [i.decode() for i in out]
 
     def consume(
         self, stream: str, group: str, consumer: str, count: int, block_s: float = 1.0

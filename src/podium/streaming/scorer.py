@@ -172,8 +172,6 @@ class StreamScorer:
             if proba is not None:
                 out["probabilities"] = proba[j]
             outputs.append(orjson.dumps(out, default=str, option=orjson.OPT_SERIALIZE_NUMPY))
-        if outputs:
-            broker.publish(self.out_stream, outputs)
         if dead:
             broker.publish(
                 self.dead_stream,
@@ -188,7 +186,12 @@ class StreamScorer:
                     for m, why in dead
                 ],
             )
-        broker.ack(self.in_stream, self.group, [m.id for m in msgs])  # only now: at least once
+        # Inputs are acknowledged only once their answers are published: at least once.
+        ids = [m.id for m in msgs]
+        if outputs:
+            broker.publish_and_ack(self.out_stream, outputs, self.in_stream, self.group, ids)
+        else:
+            broker.ack(self.in_stream, self.group, ids)
         self._record(good, labels, proba, version, 1000 * (time.perf_counter() - t0))
         with self.stats.lock:
             self.stats.consumed += len(msgs)

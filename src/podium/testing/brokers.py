@@ -32,6 +32,19 @@ class BrokerConformance:
         time.sleep(broker.claim_after_s * 2)
         assert broker.consume(stream, "g", "c1", 10, block_s=0.2) == []
 
+    def test_publish_and_ack_publishes_in_order_then_acknowledges(
+        self, broker: Broker, stream: str
+    ) -> None:
+        broker.publish(stream, [b"q1", b"q2", b"q3"])
+        taken = broker.consume(stream, "g", "c1", 10, block_s=1)
+        out = f"{stream}-out"
+        ids = broker.publish_and_ack(out, [b"a1", b"a3"], stream, "g", [taken[0].id, taken[2].id])
+        assert [m.id for m in broker.last(out, 10)] == ids
+        assert [m.data for m in broker.last(out, 10)] == [b"a1", b"a3"]
+        time.sleep(broker.claim_after_s * 1.5)  # only the unacknowledged one comes back
+        again = broker.consume(stream, "g", "c2", 10, block_s=1)
+        assert [m.data for m in again] == [b"q2"]
+
     def test_an_unacked_message_is_delivered_again_after_claim_after(
         self, broker: Broker, stream: str
     ) -> None:
