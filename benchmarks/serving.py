@@ -18,6 +18,10 @@ What it compares, in one run and with the same load generator (``wrk``, one thre
 ``podium-predict`` / ``podium-v2``
     ``podium serve models:/bench@champion``, hit on ``/predict`` (JSON records) and on
     ``/v2/models/bench/infer`` (an Open Inference Protocol v2 tensor).
+``podium-onnx``
+    ``podium serve models:/bench@champion --flavor onnx``: the same version exported with
+    ``podium export --format onnx`` (parity checked), served by onnxruntime; skipped
+    without ``podium[onnx]``.
 
 The model is a scikit-learn ``StandardScaler`` + ``LogisticRegression`` pipeline fitted on the
 breast-cancer data set (30 float features), registered in a throw-away podium workspace.
@@ -109,6 +113,7 @@ CONTENDERS = (
     "handwritten",
     "podium-predict",
     "podium-v2",
+    "podium-onnx",
     *(f"pattern-{p}" for p in PATTERNS),
 )
 
@@ -244,7 +249,17 @@ def build_model(workdir: Path) -> tuple[Any, Any]:
         variants = {v: {"model": f"models:/{MODEL_NAME}@{a}"} for v, a in p["variants"].items()}
         apply(Workspace.current(), {**p, "name": name, "variants": variants})
     joblib.dump(model, workdir / "model.joblib")
+    if has_onnx():
+        from podium.edge import export_onnx
+
+        export_onnx(Workspace.current(), f"{MODEL_NAME}/1")  # the champion
     return model, x
+
+
+def has_onnx() -> bool:
+    from importlib.util import find_spec
+
+    return all(find_spec(m) is not None for m in ("onnxruntime", "skl2onnx"))
 
 
 def contenders_for(x: Any) -> list[Contender]:
@@ -263,6 +278,7 @@ def contenders_for(x: Any) -> list[Contender]:
         Contender("handwritten", "handwritten", "handwritten", "/predict", records),
         Contender("podium-predict", "podium /predict", "podium", "/predict", records),
         Contender("podium-v2", "podium v2 infer", "podium", f"/v2/models/{MODEL_NAME}/infer", v2),
+        *([Contender("podium-onnx", "podium onnx", "onnx", "/predict", records)] * has_onnx()),
         *(
             Contender(f"pattern-{p}", f"deploy {p}", f"pattern-{p}", "/predict", records)
             for p in PATTERNS
@@ -288,6 +304,9 @@ def server_specs(workdir: Path) -> dict[str, ServerSpec]:
         uri = f"models:/{MODEL_NAME}@champion"
         return [*podium_command(), "serve", uri, "--host", HOST, "--port", str(port)]
 
+    def onnx(port: int) -> list[str]:
+        return [*podium(port), "--flavor", "onnx"]
+
     def deployment(name: str) -> Callable[[int], list[str]]:
         return lambda port: [*podium_command(), "serve", name, "--host", HOST, "--port", str(port)]
 
@@ -295,6 +314,7 @@ def server_specs(workdir: Path) -> dict[str, ServerSpec]:
         "ceiling": ServerSpec("ceiling", uvicorn("ceiling_app")),
         "handwritten": ServerSpec("handwritten", uvicorn("handwritten_app")),
         "podium": ServerSpec("podium", podium),
+        "onnx": ServerSpec("onnx", onnx),
         **{f"pattern-{p}": ServerSpec(f"pattern-{p}", deployment(p)) for p in PATTERNS},
     }
 
@@ -551,6 +571,10 @@ def print_report(results: list[Result], floor: dict[str, dict[str, float]]) -> N
     print("in-process floor (predict_proba, one row, no HTTP, CPU 0):")
     for kind, f in floor.items():
         print(f"  {kind:<10} {f['us_per_call']:8.1f} us/call  {f['calls_per_s']:9.0f} calls/s")
+    by_key = {r.key: r for r in results}
+    if "podium-onnx" in by_key and "podium-predict" in by_key:
+        ratio = by_key["podium-onnx"].rps / by_key["podium-predict"].rps
+        print(f"\nONNX flavor / scikit-learn flavor, same server and load: {ratio:.2f}x")
     flagged = [r.label for r in results if r.errors]
     if flagged:
         print(f"\nWARNING: non-2xx responses or socket errors in: {', '.join(flagged)}")
