@@ -136,6 +136,28 @@ def test_online_needs_a_single_variant(workspace: Workspace) -> None:
         )
 
 
+def test_online_learns_in_one_process(workspace: Workspace) -> None:
+    spec = {"name": "x", "variants": {"a": {"model": "m/1"}}, "online": {}, "workers": 2}
+    with pytest.raises(ValidationError, match="learns in one process") as info:
+        apply(workspace, spec)
+    assert info.value.field == "workers"
+
+
+def test_serving_an_online_deployment_from_several_workers_is_refused(
+    workspace: Workspace,
+) -> None:
+    from sklearn.linear_model import SGDClassifier
+    from typer.testing import CliRunner
+
+    from podium.cli.main import app
+
+    x, y = world(np.random.default_rng(1), 200, changed=False)
+    podium.register_model(SGDClassifier(loss="log_loss").fit(x, y), "sgd", input_example=x)
+    apply(workspace, {"name": "learner", "variants": {"a": {"model": "sgd/1"}}, "online": {}})
+    r = CliRunner().invoke(app, ["serve", "learner", "--workers", "2"])
+    assert r.exit_code == 2 and "learns online, in one process" in r.output
+
+
 def test_a_river_model_is_served_and_learns_online(workspace: Workspace) -> None:
     from river import linear_model, preprocessing
 

@@ -348,6 +348,10 @@ def serve(
         raise typer.BadParameter("--flavor applies to a model; a deployment serves its own.")
     if workers is None:
         workers = ws.store.deployments.get(model_uri).spec.get("workers", 1) if deployment else 1
+    if workers > 1 and deployment and ws.store.deployments.get(model_uri).spec.get("online"):
+        raise typer.BadParameter(
+            f"{model_uri!r} learns online, in one process: serve it without --workers."
+        )
     if workers > 1:
         if not deployment:
             from podium.registry import Registry

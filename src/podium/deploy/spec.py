@@ -217,6 +217,10 @@ def _check_consistency(spec: DeploymentSpec, source: str) -> None:
             raise fail("monitoring.reference", exc.message) from None
     if spec.online is not None and spec.strategy not in ("single", "rolling"):
         raise fail("online", "an online model serves alone: use strategy single")
+    if spec.online is not None and spec.workers > 1:
+        # Each process would learn from the labels that happen to reach it, and snapshot
+        # its own diverging model.
+        raise fail("workers", "an online model learns in one process: use workers: 1")
     settings = spec.settings()
     if spec.strategy not in ("single", "rolling", "bandit") and settings is None:
         raise fail(spec.strategy, f"strategy {spec.strategy!r} needs a {spec.strategy!r} block")
