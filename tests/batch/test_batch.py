@@ -97,6 +97,34 @@ def test_csv_jsonl_folders_and_globs(model: Any, trained: Trained, tmp_path: Pat
     assert score(model, str(src), str(src / "scored"), chunk_size=1_000).parts_skipped == 2
 
 
+def test_fsspec_urls_are_inputs_like_paths(model: Any, trained: Trained, tmp_path: Path) -> None:
+    """fsspec's in-memory and file:// filesystems, as s3:// or gs:// would be with their
+    packages installed."""
+    import fsspec
+
+    x = rows(trained, 900, 3)
+    fs = fsspec.filesystem("memory")
+    with fs.open("/bucket/day=1/a.parquet", "wb") as f:
+        pq.write_table(pa.Table.from_pandas(x.head(600)), f)
+    with fs.open("/bucket/day=2/b.parquet", "wb") as f:
+        pq.write_table(pa.Table.from_pandas(x.tail(300)), f)
+    try:
+        result = score(model, "memory://bucket/*/*.parquet", str(tmp_path / "out"), chunk_size=500)
+        assert result.rows == 900
+        out = scored(tmp_path / "out")
+        assert sorted(set(out["source"])) == [
+            "memory:///bucket/day=1/a.parquet",
+            "memory:///bucket/day=2/b.parquet",
+        ]
+        by_source = out.sort_values(["source", "row"])
+        assert by_source["prediction"].tolist() == model.predict(x).tolist()
+    finally:
+        fs.rm("/bucket", recursive=True)
+    x.to_csv(tmp_path / "local.csv", index=False)
+    url = (tmp_path / "local.csv").as_uri()
+    assert score(model, url, str(tmp_path / "out2"), chunk_size=500).rows == 900
+
+
 def test_bad_rows_go_to_rejects_with_the_reason_up_to_max_errors(
     model: Any, trained: Trained, tmp_path: Path
 ) -> None:

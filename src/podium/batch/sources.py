@@ -69,9 +69,11 @@ def list_inputs(spec: str, fmt: str | None = None) -> list[InputFile]:
         info = fs.info(p)
         stamp = info.get("mtime") or info.get("LastModified") or info.get("ETag") or ""
         f = _format(p, fmt, strict=True) or ""
-        url = p if protocol in ("file", "local") else f"{protocol}://{p}"
+        # A remote file keeps its protocol in the output's source column: "bucket/key" alone
+        # would not say which store it came from.
+        url = p if protocol in ("file", "local") else fs.unstrip_protocol(p)
         rows = _parquet_rows(fs, p) if f == "parquet" else None
-        out.append(InputFile(url, p, f, f"{info.get('size')}:{stamp}", rows))
+        out.append(InputFile(url, url, f, f"{info.get('size')}:{stamp}", rows))
     return out
 
 
