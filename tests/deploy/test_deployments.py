@@ -200,3 +200,27 @@ def test_the_python_api_mirrors_the_cli(churn: Workspace) -> None:
     assert status["variants"]["main"]["resolves_to"] == "models:/churn/1"
     with pytest.raises(NotFoundError):
         client.set_traffic("nope", {"a": 50})
+
+
+def test_a_version_that_does_not_reproduce_its_reference_is_refused_at_deploy(
+    churn: Workspace,
+) -> None:
+    """The candidate answers its input example differently from registration (another
+    library version, a damaged artifact): `podium deploy` refuses it and shows the rows."""
+    from sqlalchemy import update
+
+    from podium.store import schema
+
+    with churn.store.db.write() as conn:
+        conn.execute(
+            update(schema.model_versions)
+            .where(schema.model_versions.c.version == 2)
+            .values(reference_output={"predictions": [7, 0, 0, 0, 0]})
+        )
+    r = CliRunner().invoke(app, ["deploy", "churn@challenger", "--name", "bad"])
+    assert r.exit_code != 0 and "Traceback" not in r.output
+    assert "'bad' refused" in r.output and "row 0: expected 7, got 0" in r.output
+    with pytest.raises(NotFoundError):
+        churn.store.deployments.get("bad")
+    deploy_model(churn, "churn@champion", "good")  # the sound version deploys
+    assert churn.store.deployments.get("good").revision == 1

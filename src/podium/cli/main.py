@@ -14,10 +14,12 @@ from typer.core import TyperGroup
 from podium._version import __version__
 from podium.cli import (
     batch,
+    build,
     data,
     deployments,
     edge,
     flags,
+    k8s,
     models,
     monitor,
     retention,
@@ -67,6 +69,9 @@ app.command("status")(monitor.status)
 app.command("batch")(batch.batch)
 app.command("export")(edge.export)
 app.command("stream")(stream.stream)
+app.command("build")(build.build)
+app.add_typer(build.app, name="env")
+app.command("k8s")(k8s.k8s)
 app.add_typer(edge.app, name="edge")
 
 
@@ -314,9 +319,9 @@ def check(
 @app.command()
 def serve(
     model_uri: Annotated[
-        str,
+        str | None,
         typer.Argument(help="A deployment name, or models:/NAME/VERSION or models:/NAME@ALIAS."),
-    ],
+    ] = None,
     host: Annotated[
         str, typer.Option(help="Interface to bind (loopback by default).")
     ] = "127.0.0.1",
@@ -333,16 +338,34 @@ def serve(
     flavor: Annotated[
         str | None, typer.Option(help="Run this flavor of the model, e.g. onnx.")
     ] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option(help="Serve a bundle folder (from `podium build`), without the registry."),
+    ] = None,
 ) -> None:
     """Serve a deployment (routing by its strategy) or a model: OIP v2, /predict, /invocations."""
     from podium.serving import serve as run_server
     from podium.serving.server import resolve_port
-    from podium.serving.workers import app_for, is_deployment, serve_workers
+    from podium.serving.workers import BUNDLE, app_for, is_deployment, serve_workers
     from podium.workspace import Workspace
 
     bind_port = resolve_port(port)
-    ws = Workspace.current()
     docs = "(docs: /docs, metrics: /metrics)"
+    if (bundle is None) == (model_uri is None):
+        raise typer.BadParameter("Name a deployment or a model URI, or pass --bundle DIR.")
+    if bundle is not None:
+        if flavor is not None:
+            raise typer.BadParameter("--flavor applies to a model; a bundle serves its own.")
+        target = BUNDLE + str(bundle.resolve())
+        app_, what = app_for(target)  # checked (sums, parity) before any worker starts
+        err.print(f"Serving {what} at http://{host}:{bind_port}  {docs}")
+        if workers and workers > 1:
+            serve_workers(target, host, bind_port, workers, access_log=access_log)
+        else:
+            run_server(app_, host, bind_port, access_log=access_log)
+        return
+    assert model_uri is not None
+    ws = Workspace.current()
     deployment = is_deployment(ws, model_uri)
     if deployment and flavor is not None:
         raise typer.BadParameter("--flavor applies to a model; a deployment serves its own.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import NotFoundError
+from podium.core.errors import IntegrityError, NotFoundError
 from podium.core.records import Deployment
 from podium.deploy.spec import DeploymentSpec, load_file, parse
 from podium.registry import Registry
@@ -13,11 +13,19 @@ from podium.rollout import state as rollout_state
 from podium.workspace import Workspace
 
 
-def apply(ws: Workspace, source: DeploymentSpec | dict[str, Any] | str | Path) -> Deployment:
+def apply(
+    ws: Workspace,
+    source: DeploymentSpec | dict[str, Any] | str | Path,
+    *,
+    validate: bool = True,
+) -> Deployment:
     """Store a deployment (a spec, a mapping, or a YAML file path) as desired state.
 
-    Every variant's model reference must resolve now; running servers pick up the new
-    revision without a restart.
+    Every variant's model reference must resolve now, and each version a variant newly
+    points at must answer its input example with the predictions recorded at registration
+    (``validate``); otherwise the deployment is refused with the rows that differ. Running
+    servers make the same check before a new version takes traffic, in their own
+    environment, and pick up the new revision without a restart.
     """
     if isinstance(source, DeploymentSpec):
         spec = source
@@ -26,15 +34,33 @@ def apply(ws: Workspace, source: DeploymentSpec | dict[str, Any] | str | Path) -
     else:
         spec = load_file(source)
     registry = Registry(ws.store, ws.artifacts)
+    serving = _current_versions(ws, spec.name)
     for name, variant in spec.variants.items():
         try:
-            registry.get(variant.model)
+            mv = registry.get(variant.model)
         except NotFoundError as exc:
             raise NotFoundError(
                 f"Deployment {spec.name!r}, variant {name!r}: {exc.message}", hint=exc.hint
             ) from None
+        if validate and mv.uri not in serving:
+            try:
+                registry.verify(registry.load(mv.uri))
+            except IntegrityError as exc:
+                raise IntegrityError(
+                    f"Deployment {spec.name!r} refused: variant {name!r}: {exc.message}",
+                    hint="Deploy a version that reproduces its registration-time predictions.",
+                ) from None
     data = spec.model_dump(mode="json", exclude_none=True)
     return ws.store.deployments.apply(spec.name, data, rollout_state.initial(data))
+
+
+def _current_versions(ws: Workspace, name: str) -> set[str]:
+    """The versions a stored deployment already serves (validated when they were deployed)."""
+    try:
+        dep = ws.store.deployments.get(name)
+    except NotFoundError:
+        return set()
+    return set(resolved_versions(ws, dep).values())
 
 
 def revert(

@@ -76,9 +76,9 @@ class Registry:
         reference = None
         if example is not None and sig is not None:
             # Prove the serialized model predicts exactly as the one in memory.
-            reference = _reference(Predictor(model, sig), example)
+            reference = reference_output(Predictor(model, sig), example)
             reloaded = Predictor(fl.load(blob, meta, digest), sig)
-            if _reference(reloaded, example) != reference:
+            if reference_output(reloaded, example) != reference:
                 raise ValidationError(
                     f"The {fl.name} copy of the model predicts differently from the model in "
                     "memory on the input example.",
@@ -184,17 +184,13 @@ class Registry:
         mv = predictor.version
         if mv is None or mv.input_example is None or mv.reference_output is None:
             return
-        got = _reference(predictor, mv.input_example)
-        want = mv.reference_output
-        same = got["predictions"] == want["predictions"]
-        if same and "probabilities" in want:
-            p = np.asarray(got.get("probabilities"), dtype=float)
-            q = np.asarray(want["probabilities"], dtype=float)
-            same = p.shape == q.shape and bool(np.allclose(p, q, rtol=1e-7, atol=1e-9))
-        if not same:
+        diff = reference_differences(
+            reference_output(predictor, mv.input_example), mv.reference_output
+        )
+        if diff:
             raise IntegrityError(
                 f"{mv.uri} predicts differently here from when it was registered, on its own "
-                "input example.",
+                f"input example: {describe_differences(diff)}.",
                 hint="Check the library versions of this environment against the model's.",
             )
 
@@ -290,7 +286,9 @@ def _head(example: Any) -> Any:
     return np.asarray(example)[:EXAMPLE_ROWS]
 
 
-def _reference(pred: Predictor, example: dict[str, Any]) -> dict[str, Any]:
+def reference_output(pred: Predictor, example: dict[str, Any]) -> dict[str, Any]:
+    """What ``pred`` answers on a stored input example: labels, and probabilities with
+    the classes when the model has them (the registry records this at registration)."""
     import pandas as pd
 
     frame = pd.DataFrame(example["data"], columns=example["columns"])
@@ -300,6 +298,55 @@ def _reference(pred: Predictor, example: dict[str, Any]) -> dict[str, Any]:
         out["probabilities"] = proba
         out["classes"] = _plain(pred.classes)
     return out
+
+
+PROBA_RTOL, PROBA_ATOL = 1e-7, 1e-9  # probabilities: float noise, nothing more
+
+
+def reference_differences(
+    got: dict[str, Any], want: dict[str, Any], *, rtol: float = PROBA_RTOL, atol: float = PROBA_ATOL
+) -> list[dict[str, Any]]:
+    """The rows where ``got`` differs from the recorded reference ``want``: labels exactly,
+    probabilities within the tolerance. Empty means parity."""
+    g, w = got.get("predictions") or [], want.get("predictions") or []
+    if len(g) != len(w):
+        return [{"row": None, "expected": f"{len(w)} predictions", "got": f"{len(g)}"}]
+    out = [
+        {"row": i, "expected": b, "got": a}
+        for i, (a, b) in enumerate(zip(g, w, strict=True))
+        if a != b
+    ]
+    if "probabilities" in want:
+        p = np.asarray(got.get("probabilities"), dtype=float)
+        q = np.asarray(want["probabilities"], dtype=float)
+        if p.shape != q.shape:
+            shapes = {"row": None, "expected": f"probabilities {q.shape}", "got": f"{p.shape}"}
+            return [*out, shapes]
+        bad = ~np.isclose(p, q, rtol=rtol, atol=atol).all(axis=1)
+        labelled = {d["row"] for d in out}
+        for i in np.flatnonzero(bad).tolist():
+            if i not in labelled:
+                out.append(
+                    {
+                        "row": i,
+                        "expected": q[i].tolist(),
+                        "got": p[i].tolist(),
+                        "max_abs_diff": float(np.abs(p[i] - q[i]).max()),
+                    }
+                )
+        out.sort(key=lambda d: d["row"])
+    return out
+
+
+def describe_differences(diff: list[dict[str, Any]], shown: int = 3) -> str:
+    parts = [
+        f"row {d['row']}: expected {d['expected']!r}, got {d['got']!r}"
+        if d["row"] is not None
+        else f"expected {d['expected']}, got {d['got']}"
+        for d in diff[:shown]
+    ]
+    more = f" (and {len(diff) - shown} more rows)" if len(diff) > shown else ""
+    return "; ".join(parts) + more
 
 
 def _plain(value: Any) -> Any:

@@ -17,6 +17,7 @@ from podium.workspace import Workspace
 
 TARGET_ENV = "PODIUM_SERVE_TARGET"
 FLAVOR_ENV = "PODIUM_SERVE_FLAVOR"
+BUNDLE = "bundle:"  # a target naming a bundle folder, served without the registry
 
 
 def is_deployment(ws: Workspace, target: str) -> bool:
@@ -36,12 +37,33 @@ def app_for(target: str, ws: Workspace | None = None, flavor: str | None = None)
     from podium.serving.app import create_app
     from podium.serving.deployment import create_deployment_app
 
+    if target.startswith(BUNDLE):
+        return app_for_bundle(target[len(BUNDLE) :])
     ws = ws or Workspace.current()
     if is_deployment(ws, target):
         return create_deployment_app(target, workspace=ws), f"deployment {target!r}"
     predictor = Registry(ws.store, ws.artifacts).load(target, flavor=flavor)
     what = f"{predictor.version.uri if predictor.version else target} ({predictor.flavor})"
     return create_app(predictor), what
+
+
+def app_for_bundle(path: str) -> tuple[Any, str]:
+    """The app serving a bundle: sums checked, model loaded from its safe flavor, and its
+    predictions on the input example proven equal to the recorded ones before it serves."""
+    from podium.core.errors import IntegrityError
+    from podium.packaging.bundle import open_bundle
+    from podium.serving.app import create_app
+
+    bundle = open_bundle(path)
+    predictor = bundle.load()
+    parity = bundle.parity(predictor)
+    if not parity.ok:
+        raise IntegrityError(
+            f"The bundle's model predicts differently here from its reference: "
+            f"{parity.describe()}.",
+            hint="Serve it from the environment its lock describes (`podium env create`).",
+        )
+    return create_app(predictor), f"bundle {path} ({bundle.uri}, {predictor.flavor})"
 
 
 def app_factory() -> Any:
