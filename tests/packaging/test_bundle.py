@@ -66,6 +66,7 @@ def test_a_bundle_holds_everything_and_a_changed_file_is_refused_by_name(
     assert Path(str(got["archive"])).stat().st_size > 0
     lock = (out / "requirements.lock").read_text()
     assert "scikit-learn==" in lock and "skops==" in lock and "numpy==" in lock
+    assert "pyarrow==" not in lock and "river==" not in lock  # not needed to serve
     card = (out / "MODEL_CARD.md").read_text()
     for words in ("Flags malignant", "accuracy", "mean radius", "Breast tissue only", "Lineage"):
         assert words in card

@@ -11,12 +11,12 @@ SHA256SUMS        sha256sum -c SHA256SUMS
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from podium.core.errors import NotFoundError, ValidationError
+from podium.core.sums import write_sums
 from podium.registry import Registry
 from podium.workspace import Workspace
 
@@ -128,6 +128,5 @@ def write_bundle(ws: Workspace, uri: str, out: Path, *, flavor: str = "onnx") ->
     }
     for name, data in files.items():
         (out / name).write_bytes(data)
-    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in files.items())
-    (out / "SHA256SUMS").write_text(sums)
+    write_sums(out)
     return {"model": mv.uri, "flavor": flavor, "out": str(out), "files": [*files, "SHA256SUMS"]}

@@ -25,8 +25,11 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY requirements.lock ./
 RUN python -m venv /opt/venv \\
- && /opt/venv/bin/pip install --no-deps -r requirements.lock
-{wheel_step}
+ && /opt/venv/bin/pip install --no-deps --no-compile -r requirements.lock
+{wheel_step}# Test suites and the installer are dead weight at run time (about 150 MB).
+RUN find /opt/venv -depth -type d -name tests -exec rm -rf {{}} + \\
+ && /opt/venv/bin/python -m pip uninstall -q -y pip setuptools
+
 FROM python:{python}-slim-bookworm
 RUN groupadd --system --gid 10001 podium \\
  && useradd --system --uid 10001 --gid podium --no-create-home --shell /usr/sbin/nologin podium
@@ -56,7 +59,7 @@ PROBE = (
 
 WHEEL_STEP = """\
 COPY {wheel} ./{wheel}
-RUN /opt/venv/bin/pip install --no-deps ./{wheel}
+RUN /opt/venv/bin/pip install --no-deps --no-compile ./{wheel}
 """
 
 DOCKERIGNORE = """\

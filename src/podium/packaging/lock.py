@@ -21,6 +21,10 @@ from podium.core.errors import ConfigError
 
 # What each flavor needs beyond podium's own requirements.
 FLAVOR_EXTRAS = {"onnx": ["onnxruntime"], "onnx-int8": ["onnxruntime"]}
+# podium's requirements a bundle's server never imports: batch files (pyarrow, a third of
+# an image), online learning (river), store migrations (alembic) and schedules (croniter).
+# The bundle tests serve every protocol from an environment without them.
+NOT_FOR_SERVING = frozenset({"pyarrow", "river", "alembic", "croniter"})
 
 
 @dataclass(frozen=True)
@@ -75,9 +79,10 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def closure(roots: list[str]) -> dict[str, str]:
+def closure(roots: list[str], skip: frozenset[str] = frozenset()) -> dict[str, str]:
     """Every installed distribution ``roots`` need (``name`` or ``name[extra,...]``), with
-    its installed version, by normalized name."""
+    its installed version, by normalized name; requirements named in ``skip`` are left out
+    with what only they need."""
     from packaging.requirements import Requirement
 
     env = {"python_version": python_version()}
@@ -101,6 +106,8 @@ def closure(roots: list[str]) -> dict[str, str]:
         for spec in dist.requires or []:
             sub = Requirement(spec)
             extras = req.extras or {""}
+            if _norm(sub.name) in skip:
+                continue
             if sub.marker is None or any(sub.marker.evaluate({**env, "extra": e}) for e in extras):
                 todo.append(sub)
     return seen
@@ -237,7 +244,7 @@ def index_hashes(pins: dict[str, str], timeout: float = 10.0) -> dict[str, tuple
 def make_lock(flavor: str, wheels: Path, cache: Path, *, hashes: bool = True) -> Lock:
     """Pin what a bundle of a model in ``flavor`` needs; podium itself as a wheel in
     ``wheels`` when it is installed from source, else pinned like the rest."""
-    pins = closure(["podium", *FLAVOR_EXTRAS.get(flavor, [])])
+    pins = closure(["podium", *FLAVOR_EXTRAS.get(flavor, [])], skip=NOT_FOR_SERVING)
     wheel = build_podium_wheel(wheels, cache)
     if wheel is not None:
         pins.pop("podium", None)
