@@ -14,20 +14,47 @@ app = typer.Typer(help="Edge deployment: standalone bundles of an exported model
 
 def export(
     model_uri: Annotated[str, typer.Argument(help="models:/NAME/3 or NAME@alias.")],
-    format: Annotated[str, typer.Option("--format", help="onnx.")] = "onnx",
-    quantize: Annotated[
-        str | None, typer.Option(help="int8: dynamic quantization (networks' weights).")
+    mlflow_model: Annotated[
+        str | None,
+        typer.Argument(help="Only after the word mlflow: podium export mlflow MODEL_URI --out D."),
     ] = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help="onnx (default) or mlflow.")
+    ] = None,
+    quantize: Annotated[
+        str | None, typer.Option(help="onnx: int8 dynamic quantization (networks' weights).")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="mlflow: the folder to write.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="mlflow: replace the MLflow model in --out.")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Convert a registered version to ONNX, check it against the original, and add it to
-    the same version as the onnx flavor."""
+    the same version as the onnx flavor; or, with --format mlflow --out DIR (also
+    `podium export mlflow MODEL_URI --out DIR`), write it as an MLflow model folder."""
+    from podium.cli import interop
     from podium.core.errors import ValidationError
     from podium.edge import export_onnx
     from podium.workspace import Workspace
 
+    model_uri, format = interop.export_format(model_uri, mlflow_model, format)
+    if format == "mlflow":
+        if quantize is not None:
+            raise ValidationError("--quantize applies to --format onnx.", field="quantize")
+        interop.export_mlflow(model_uri, out_dir, force, json_)
+        return
     if format != "onnx":
-        raise ValidationError(f"--format takes onnx, got {format!r}.", field="format")
+        raise ValidationError(f"--format takes onnx or mlflow, got {format!r}.", field="format")
+    if out_dir is not None or force:
+        raise ValidationError(
+            "--out and --force apply to --format mlflow: an ONNX export becomes a flavor of "
+            "the version itself.",
+            field="out",
+            hint="Then `podium edge bundle MODEL_URI --out DIR` writes it to a folder.",
+        )
     e = export_onnx(Workspace.current(), model_uri, quantize=quantize)
     if json_:
         print_json(e.to_dict())

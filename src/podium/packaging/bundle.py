@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from podium import __version__
+from podium._version import __version__
 from podium.core.clock import utcnow
 from podium.core.errors import ValidationError
 from podium.core.records import FlavorRecord, ModelVersion
@@ -98,11 +98,14 @@ class Parity:
 # -- building --------------------------------------------------------------------------------
 def resolve_target(ws: Workspace, target: str) -> tuple[str, dict[str, Any] | None]:
     """The model URI a target names, and the deployment spec when it is a deployment."""
-    from podium.serving.workers import is_deployment
+    from podium.core.errors import NotFoundError
 
-    if not is_deployment(ws, target):
+    if any(c in target for c in "/@:"):  # a model reference, not a deployment name
         return target, None
-    dep = ws.store.deployments.get(target)
+    try:
+        dep = ws.store.deployments.get(target)
+    except NotFoundError:
+        return target, None
     spec, variants = dep.spec, dep.spec["variants"]
     live = {
         "single": lambda: next(iter(variants)),
