@@ -232,3 +232,37 @@ def test_the_environment_is_recreated_parity_proven_and_the_container_command_se
     finally:
         proc.terminate()
         proc.communicate(timeout=30)  # reaps it and closes its pipe
+
+
+def test_the_image_builds_runs_answers_and_stays_small(cancer: Workspace, tmp_path: Path) -> None:
+    """Only where a Docker engine answers: build the image, run it read-only as its own
+    user, check the protocols and the size target (under 500 MB)."""
+    if not _docker_engine():
+        pytest.skip("No Docker engine answers here (`docker info`): the image is not built.")
+    tag = f"podium-test-{int(time.time())}:1"
+    got = build("cancer@champion", tmp_path / "b", "--image", tag)
+    assert 0 < int(str(got["image_bytes"])) < 500e6
+    port = _free_port()
+    run = ["docker", "run", "-d", "--rm", "--read-only", "--tmpfs", "/tmp"]
+    cid = subprocess.run(
+        [*run, "-p", f"127.0.0.1:{port}:8080", tag], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/v2/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.5)
+        ref = json.loads((tmp_path / "b" / "reference.json").read_text())
+        example = json.loads((tmp_path / "b" / "input_example.json").read_text())
+        records = [dict(zip(example["columns"], row, strict=True)) for row in example["data"]]
+        answer = httpx.post(f"{base}/predict", json={"records": records}).json()
+        assert answer["predictions"] == ref["predictions"]
+        assert httpx.get(f"{base}/ping").status_code == 200
+        assert httpx.post(f"{base}/invocations", json={"instances": records[:2]}).status_code == 200
+    finally:
+        subprocess.run(["docker", "rm", "-f", cid], capture_output=True)
+        subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
