@@ -18,6 +18,9 @@ What it compares, in one run and with the same load generator (``wrk``, one thre
 ``podium-predict`` / ``podium-v2``
     ``podium serve models:/bench@champion``, hit on ``/predict`` (JSON records) and on
     ``/v2/models/bench/infer`` (an Open Inference Protocol v2 tensor).
+``podium-auth``
+    ``podium serve models:/bench@champion --auth`` on ``/predict``, each request carrying a
+    predictor token (``Authorization: Bearer pod_...``): what checking tokens costs.
 ``podium-onnx``
     ``podium serve models:/bench@champion --flavor onnx``: the same version exported with
     ``podium export --format onnx`` (parity checked), served by onnxruntime; skipped
@@ -113,6 +116,7 @@ CONTENDERS = (
     "handwritten",
     "podium-predict",
     "podium-v2",
+    "podium-auth",
     "podium-onnx",
     *(f"pattern-{p}" for p in PATTERNS),
 )
@@ -167,7 +171,7 @@ async def predict(request: PredictRequest) -> dict:
 LUA_TEMPLATE = """\
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = [==[{body}]==]
+{headers}wrk.body = [==[{body}]==]
 """
 
 
@@ -181,6 +185,7 @@ class Contender:
     server: str
     path: str
     body: bytes
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request
 
 
 @dataclass(frozen=True)
@@ -256,14 +261,21 @@ def build_model(workdir: Path) -> tuple[Any, Any]:
     return model, x
 
 
+def bench_token() -> str:
+    """A predictor token in the benchmark's workspace (for ``podium-auth``)."""
+    from podium.client import Client
+
+    return Client().create_token("bench", "predictor")[1]
+
+
 def has_onnx() -> bool:
     from importlib.util import find_spec
 
     return all(find_spec(m) is not None for m in ("onnxruntime", "skl2onnx"))
 
 
-def contenders_for(x: Any) -> list[Contender]:
-    """The four contenders, all sending the first row of ``x``."""
+def contenders_for(x: Any, token: str = "") -> list[Contender]:
+    """The contenders, all sending the first row of ``x``; ``token`` for podium-auth."""
     record = {k: float(v) for k, v in x.iloc[0].items()}
     records = json.dumps({"records": [record]}).encode()
     tensor = {
@@ -278,6 +290,14 @@ def contenders_for(x: Any) -> list[Contender]:
         Contender("handwritten", "handwritten", "handwritten", "/predict", records),
         Contender("podium-predict", "podium /predict", "podium", "/predict", records),
         Contender("podium-v2", "podium v2 infer", "podium", f"/v2/models/{MODEL_NAME}/infer", v2),
+        Contender(
+            "podium-auth",
+            "podium auth",
+            "podium-auth",
+            "/predict",
+            records,
+            (("Authorization", f"Bearer {token}"),),
+        ),
         *([Contender("podium-onnx", "podium onnx", "onnx", "/predict", records)] * has_onnx()),
         *(
             Contender(f"pattern-{p}", f"deploy {p}", f"pattern-{p}", "/predict", records)
@@ -307,6 +327,9 @@ def server_specs(workdir: Path) -> dict[str, ServerSpec]:
     def onnx(port: int) -> list[str]:
         return [*podium(port), "--flavor", "onnx"]
 
+    def podium_auth(port: int) -> list[str]:
+        return [*podium(port), "--auth"]
+
     def deployment(name: str) -> Callable[[int], list[str]]:
         return lambda port: [*podium_command(), "serve", name, "--host", HOST, "--port", str(port)]
 
@@ -314,6 +337,7 @@ def server_specs(workdir: Path) -> dict[str, ServerSpec]:
         "ceiling": ServerSpec("ceiling", uvicorn("ceiling_app")),
         "handwritten": ServerSpec("handwritten", uvicorn("handwritten_app")),
         "podium": ServerSpec("podium", podium),
+        "podium-auth": ServerSpec("podium-auth", podium_auth),
         "onnx": ServerSpec("onnx", onnx),
         **{f"pattern-{p}": ServerSpec(f"pattern-{p}", deployment(p)) for p in PATTERNS},
     }
@@ -372,10 +396,13 @@ def log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def wait_for_prediction(proc: subprocess.Popen[bytes], url: str, body: bytes, log: Path) -> None:
-    """Poll ``url`` with ``body`` until it answers 200; fail if the server dies or hangs."""
+def wait_for_prediction(
+    proc: subprocess.Popen[bytes], url: str, probe: Contender, log: Path
+) -> None:
+    """Poll ``url`` with the probe's request until it answers 200; fail if the server dies."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", **dict(probe.headers)}
+    body = probe.body
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -404,7 +431,7 @@ def running_server(
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=workdir, env=server_env(), stdout=out, stderr=out)
     try:
-        wait_for_prediction(proc, base + probe.path, probe.body, log)
+        wait_for_prediction(proc, base + probe.path, probe, log)
         yield proc, base, time.perf_counter() - t0
     finally:
         stop(proc)
@@ -420,9 +447,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def check_response(url: str, body: bytes) -> None:
+def check_response(url: str, contender: Contender) -> None:
     """One request before the load: it must answer 200 with predictions in it."""
-    r = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=10)
+    headers = {"content-type": "application/json", **dict(contender.headers)}
+    r = httpx.post(url, content=contender.body, headers=headers, timeout=10)
     payload = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
     if r.status_code != 200 or not (payload.get("predictions") or payload.get("outputs")):
         raise RuntimeError(f"Bad answer from {url}: HTTP {r.status_code} {r.text[:500]}")
@@ -475,7 +503,8 @@ def run_wrk(url: str, lua: Path, duration: int, connections: int) -> WrkRun:
 
 def write_lua(contender: Contender, workdir: Path) -> Path:
     path = workdir / f"post-{contender.key}.lua"
-    path.write_text(LUA_TEMPLATE.format(body=contender.body.decode()))
+    headers = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in contender.headers)
+    path.write_text(LUA_TEMPLATE.format(headers=headers, body=contender.body.decode()))
     return path
 
 
@@ -485,7 +514,7 @@ def measure(
 ) -> list[WrkRun]:
     """Check one answer, warm up, then run ``args.rounds`` measured wrk rounds."""
     url = base + contender.path
-    check_response(url, contender.body)
+    check_response(url, contender)
     lua = write_lua(contender, workdir)
     run_wrk(url, lua, min(WARMUP_S, args.duration), args.connections)
     rounds = []
@@ -575,6 +604,9 @@ def print_report(results: list[Result], floor: dict[str, dict[str, float]]) -> N
     if "podium-onnx" in by_key and "podium-predict" in by_key:
         ratio = by_key["podium-onnx"].rps / by_key["podium-predict"].rps
         print(f"\nONNX flavor / scikit-learn flavor, same server and load: {ratio:.2f}x")
+    if "podium-auth" in by_key and "podium-predict" in by_key:
+        ratio = by_key["podium-auth"].rps / by_key["podium-predict"].rps
+        print(f"With tokens checked (--auth) / without, same route and load: {ratio:.2f}x")
     flagged = [r.label for r in results if r.errors]
     if flagged:
         print(f"\nWARNING: non-2xx responses or socket errors in: {', '.join(flagged)}")
@@ -656,7 +688,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="podium-bench-") as tmp:
         workdir = Path(tmp)
         model, x = build_model(workdir)
-        contenders = [c for c in contenders_for(x) if c.key in args.only]
+        token = bench_token() if "podium-auth" in args.only else ""
+        contenders = [c for c in contenders_for(x, token) if c.key in args.only]
         floor = in_process_floor(model, x)
         specs = server_specs(workdir)
         results: list[Result] = []

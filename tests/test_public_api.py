@@ -51,6 +51,7 @@ def test_subpackage_exports() -> None:
         "RunningServer",
         "create_app",
         "create_deployment_app",
+        "protect",
         "serve",
         "start_in_thread",
     ]
@@ -82,3 +83,9 @@ def test_import_podium_loads_no_heavy_dependency() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_interop_exports() -> None:
+    import podium.interop
+
+    assert sorted(podium.interop.__all__) == ["export_mlflow", "import_mlflow"]

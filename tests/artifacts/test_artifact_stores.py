@@ -67,3 +67,32 @@ def test_clean_tmp_leaves_writes_in_progress_alone(tmp_path: Path) -> None:
     (tmp_path / "blobs" / "tmp" / "in-progress").write_bytes(b"y")
     assert store.clean_tmp() == 1
     assert [p.name for p in (tmp_path / "blobs" / "tmp").iterdir()] == ["in-progress"]
+
+
+def test_temporary_files_of_live_writers_and_other_hosts_wait_for_the_age_limit(
+    tmp_path: Path,
+) -> None:
+    """A temporary file is named after its writer (host, pid): a dead local writer's file
+    goes at once, a live writer's or another host's only once old."""
+    import os
+    import subprocess
+    import sys
+
+    from podium.artifacts.fsspec_store import _HOST
+
+    store = FsspecArtifactStore(str(tmp_path))
+    tmp = tmp_path / "tmp"
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (tmp / f"{_HOST}-{dead.stdout.strip()}-abc").write_bytes(b"cut")
+    (tmp / f"{_HOST}-{os.getpid()}-def").write_bytes(b"mine, in progress")
+    (tmp / f"otherhost-{dead.stdout.strip()}-ghi").write_bytes(b"another machine's")
+    assert store.clean_tmp() == 1
+    assert sorted(p.name for p in tmp.iterdir()) == sorted(
+        [f"{_HOST}-{os.getpid()}-def", f"otherhost-{dead.stdout.strip()}-ghi"]
+    )
+    assert store.clean_tmp(older_than=0) == 2

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from podium.core.errors import InvalidNameError
-from podium.core.names import ModelRef, check_digest, check_name
+from podium.core.errors import InvalidNameError, ValidationError
+from podium.core.names import ModelRef, check_digest, check_member, check_name
 
 
 @pytest.mark.parametrize(
@@ -69,3 +71,44 @@ def test_a_trailing_newline_is_not_a_safe_name() -> None:
         check_name("churn\n")
     with pytest.raises(InvalidNameError):
         check_digest("a" * 64 + "\n")
+
+
+@pytest.mark.parametrize("name", ["a\x00b", "a/\x00", "../x", "/x", "x\\..\\y"])
+def test_names_with_nul_bytes_and_separators_are_rejected(name: str) -> None:
+    with pytest.raises(InvalidNameError):
+        check_name(name, "stream name")
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("../x", "climbs out"),
+        ("a/../../x", "climbs out"),
+        ("..", "climbs out"),
+        ("..\\x", "backslash"),
+        ("/etc/passwd", "absolute"),
+        ("C:/x", "absolute"),
+        ("a\x00b", "NUL byte"),
+        ("", "not a file name"),
+        (None, "not a file name"),
+        ("up/x", "symbolic link"),
+    ],
+)
+def test_a_member_path_leading_out_of_its_folder_is_refused(
+    tmp_path: Path, name: object, reason: str
+) -> None:
+    folder = tmp_path / "bundle"
+    folder.mkdir()
+    (folder / "up").symlink_to(tmp_path, target_is_directory=True)
+    with pytest.raises(ValidationError, match=reason) as info:
+        check_member(folder, name, what="model file", field="meta: file", source="meta.json")
+    assert info.value.field == "meta: file" and info.value.hint
+
+
+def test_a_member_path_inside_its_folder_is_accepted(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "m.skops").write_bytes(b"x")
+    (tmp_path / "alias.skops").symlink_to(tmp_path / "model" / "m.skops")  # stays inside
+    for name in ("model/m.skops", "./model/m.skops", "alias.skops", "model/./m.skops"):
+        got = check_member(tmp_path, name, what="f", field="f", source="s")
+        assert got.read_bytes() == b"x"

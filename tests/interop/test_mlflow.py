@@ -428,3 +428,36 @@ def test_podium_never_imports_mlflow() -> None:
                 names = [node.module]
             found += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "mlflow"]
     assert found == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../x.pkl", "sub/../../x.pkl", "..\\x.pkl", "/etc/passwd", "model.pkl\x00.txt", "link.pkl"],
+)
+@pytest.mark.parametrize("entry", ["model", "example"])
+def test_mlmodel_names_leading_outside_the_folder_are_refused_before_reading(
+    sqlite_workspace: Workspace, tmp_path: Path, name: str, entry: str
+) -> None:
+    """MLmodel comes with the folder: a model file or input example it names outside the
+    folder (by '..', an absolute path, a backslash, a NUL byte or a link) is never read."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    outside = tmp_path / "x.pkl"
+    outside.write_bytes(pickle.dumps({"never": "read"}))
+    (folder / "link.pkl").symlink_to(outside)
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    (folder / "model.pkl").write_bytes(pickle.dumps(model))  # ours: safe to load with trust
+    mlmodel: dict[str, Any] = {
+        "flavors": {"sklearn": {"pickled_model": "model.pkl", "serialization_format": "pickle"}}
+    }
+    if entry == "model":
+        mlmodel["flavors"]["sklearn"]["pickled_model"] = name
+    else:
+        mlmodel["saved_input_example_info"] = {"artifact_path": name, "type": "dataframe"}
+    (folder / "MLmodel").write_text(yaml.safe_dump(mlmodel))
+    with pytest.raises(ValidationError, match="outside the folder") as info:
+        import_mlflow(sqlite_workspace, folder, "m", trust=entry == "example")
+    assert info.value.field == "MLmodel"
+    assert podium.Client().list_models() == []

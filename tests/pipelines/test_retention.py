@@ -161,3 +161,22 @@ def test_prediction_logs_expire_by_age_and_count_with_their_feedback(
     assert r.exit_code == 0 and "4 logged prediction(s)" in r.stdout
     assert [x["id"] for x in log.recent("churn")] == ["p0", "p1"]
     assert any(a.action == "predictions.delete" for a in podium.Client().audit())
+
+
+def test_a_blob_stored_again_after_the_plan_is_not_collected(workspace: Workspace) -> None:
+    """A registration that reuses an unreferenced blob (same content) makes it young again,
+    so a collection planned before cannot delete it under the version about to point at it."""
+    import os
+    import time
+
+    orphan = workspace.artifacts.put(b"a model registered, deleted, then registered again")
+    path = workspace.artifacts.root + f"/sha256/{orphan[:2]}/{orphan[2:]}"  # type: ignore[attr-defined]
+    os.utime(path, (time.time() - 7200, time.time() - 7200))
+    plan = plan_gc(workspace)
+    assert orphan in [d for d, _ in plan.blobs]
+    assert workspace.artifacts.put(b"a model registered, deleted, then registered again") == orphan
+    collect(workspace, plan)
+    assert workspace.artifacts.exists(orphan)
+    os.utime(path, (time.time() - 7200, time.time() - 7200))
+    collect(workspace, plan_gc(workspace))  # still unreferenced an hour later: it goes
+    assert not workspace.artifacts.exists(orphan)

@@ -189,3 +189,49 @@ def test_a_data_reference_longer_than_the_store_allows_is_refused(workspace: Wor
     with pytest.raises(ValidationError) as info:
         podium.register_model(Threshold(0.5), "cut", data="s3://" + "x" * 300)
     assert info.value.field == "data"
+
+
+def test_a_registration_cut_while_profiling_its_reference_leaves_no_version(
+    workspace: Workspace, trained: Trained, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The version and its reference profile are one transaction: a failure (or a kill)
+    before it commits leaves no version without its reference, and no alias moved."""
+    from podium.monitoring import reference
+
+    podium.register_model(trained.model, "cancer", input_example=trained.X[:5], alias="champion")
+
+    def cut(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("killed here")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(reference, "build", cut)
+        with pytest.raises(RuntimeError, match="killed here"):
+            podium.register_model(
+                trained.model,
+                "cancer",
+                input_example=trained.X[:5],
+                reference_data=trained.X,
+                alias="champion",
+            )
+    client = podium.Client()
+    assert [v.version for v in client.list_versions("cancer")] == [1]
+    assert client.get_model("cancer").aliases == {"champion": 1}
+    mv = podium.register_model(
+        trained.model, "cancer", input_example=trained.X[:5], reference_data=trained.X
+    )
+    assert mv.version == 2  # no gap: the cut registration took no number
+    assert workspace.store.models.reference("cancer", 2) is not None
+
+
+def test_a_tampered_skops_blob_is_refused_on_load(workspace: Workspace, trained: Trained) -> None:
+    mv = podium.register_model(trained.model, "cancer", input_example=trained.X[:5])
+    digest = mv.flavors[0].digest
+    path = workspace.artifacts.root + f"/sha256/{digest[:2]}/{digest[2:]}"  # type: ignore[attr-defined]
+    with open(path, "r+b") as fh:  # one flipped byte in the middle of the file
+        middle = len(fh.read()) // 2
+        fh.seek(middle)
+        byte = fh.read(1)[0]
+        fh.seek(middle)
+        fh.write(bytes([byte ^ 0xFF]))
+    with pytest.raises(IntegrityError, match="tampered"):
+        podium.load("cancer/1")

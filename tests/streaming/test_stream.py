@@ -310,3 +310,17 @@ def test_a_busy_metrics_port_is_one_clear_line(
         )
     assert r.exit_code != 0 and f"Cannot serve metrics on 127.0.0.1:{port}" in r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("in_stream", "../x"), ("out_stream", "/abs"), ("group", "a.>"), ("dead_stream", "a\x00b")],
+)
+def test_a_scorer_refuses_unsafe_stream_and_group_names(field: str, bad: str) -> None:
+    from podium.core.errors import InvalidNameError
+    from podium.streaming.scorer import StreamScorer
+
+    names = {"in_stream": "in", "out_stream": "out", "group": "g", "dead_stream": None}
+    names[field] = bad
+    with pytest.raises(InvalidNameError):
+        StreamScorer(lambda: None, None, **names)  # type: ignore[arg-type]

@@ -256,8 +256,18 @@ def _clean(
             if f"-{tag}-" not in path.rsplit("/", 1)[-1]:
                 fs.rm(path)
     return {
-        int(r["part"]) for r in mine if _state(r) == current and fs.exists(f"{root}/{r['file']}")
+        int(r["part"])
+        for r in mine
+        if _state(r) == current and _is_part(r.get("file")) and fs.exists(f"{root}/{r['file']}")
     }
+
+
+def _is_part(name: object) -> bool:
+    """Whether a manifest's file entry is a part file of this folder (the manifest is a
+    plain file in the output: a hand-edited ``../x`` must not make podium look elsewhere)."""
+    return (
+        isinstance(name, str) and name.startswith("part-") and "/" not in name and ".." not in name
+    )
 
 
 def _score_to_files(

@@ -13,21 +13,25 @@ from typer.core import TyperGroup
 
 from podium._version import __version__
 from podium.cli import (
+    audit,
     batch,
     build,
     data,
     deployments,
     edge,
     flags,
+    interop,
     k8s,
+    lineage,
     models,
     monitor,
     retention,
     runs,
     schedules,
     stream,
+    tokens,
 )
-from podium.cli.render import err, out, print_error, print_json
+from podium.cli.render import err, out, print_error, print_json, setup_logging
 from podium.core.errors import PodiumError
 
 
@@ -56,6 +60,7 @@ app.add_typer(models.app, name="models")
 app.add_typer(runs.app, name="runs")
 app.add_typer(schedules.app, name="schedules")
 app.add_typer(data.app, name="data")
+app.command("lineage")(lineage.lineage)
 app.add_typer(deployments.app, name="deployments")
 app.add_typer(flags.app, name="flags")
 app.command("deploy")(deployments.deploy)
@@ -72,7 +77,10 @@ app.command("stream")(stream.stream)
 app.command("build")(build.build)
 app.add_typer(build.app, name="env")
 app.command("k8s")(k8s.k8s)
+app.add_typer(interop.import_app, name="import")
 app.add_typer(edge.app, name="edge")
+app.add_typer(audit.app, name="audit")
+app.add_typer(tokens.app, name="tokens")
 
 
 def _version(value: bool) -> None:
@@ -93,6 +101,7 @@ def main(
 ) -> None:
     if home is not None:
         os.environ["PODIUM_HOME"] = str(home)
+    setup_logging()
 
 
 @app.command()
@@ -342,6 +351,16 @@ def serve(
         Path | None,
         typer.Option(help="Serve a bundle folder (from `podium build`), without the registry."),
     ] = None,
+    auth: Annotated[
+        bool,
+        typer.Option(
+            "--auth", help="Require API tokens (`podium tokens`) on every route but health."
+        ),
+    ] = False,
+    insecure: Annotated[
+        bool,
+        typer.Option("--insecure", help="Allow a non-loopback --host without --auth."),
+    ] = False,
 ) -> None:
     """Serve a deployment (routing by its strategy) or a model: OIP v2, /predict, /invocations."""
     from podium.serving import serve as run_server
@@ -350,6 +369,7 @@ def serve(
     from podium.workspace import Workspace
 
     bind_port = resolve_port(port)
+    _serve_auth(host, auth, insecure)
     docs = "(docs: /docs, metrics: /metrics)"
     if (bundle is None) == (model_uri is None):
         raise typer.BadParameter("Name a deployment or a model URI, or pass --bundle DIR.")
@@ -360,9 +380,11 @@ def serve(
         app_, what = app_for(target)  # checked (sums, parity) before any worker starts
         err.print(f"Serving {what} at http://{host}:{bind_port}  {docs}")
         if workers and workers > 1:
-            serve_workers(target, host, bind_port, workers, access_log=access_log)
+            serve_workers(
+                target, host, bind_port, workers, access_log=access_log, insecure=insecure
+            )
         else:
-            run_server(app_, host, bind_port, access_log=access_log)
+            run_server(app_, host, bind_port, access_log=access_log, insecure=insecure)
         return
     assert model_uri is not None
     ws = Workspace.current()
@@ -383,11 +405,39 @@ def serve(
         err.print(
             f"Serving {model_uri} from {workers} workers at http://{host}:{bind_port}  {docs}"
         )
-        serve_workers(model_uri, host, bind_port, workers, access_log=access_log, flavor=flavor)
+        serve_workers(
+            model_uri,
+            host,
+            bind_port,
+            workers,
+            access_log=access_log,
+            flavor=flavor,
+            insecure=insecure,
+        )
         return
     app_, what = app_for(model_uri, ws, flavor)
     err.print(f"Serving {what} at http://{host}:{bind_port}  {docs}")
-    run_server(app_, host, bind_port, access_log=access_log)
+    run_server(app_, host, bind_port, access_log=access_log, insecure=insecure)
+
+
+def _serve_auth(host: str, auth: bool, insecure: bool) -> None:
+    """Turn tokens on for this server and its workers; refuse an unprotected public bind."""
+    from podium.auth import AUTH_ENV, auth_required
+    from podium.serving.server import check_bind
+
+    if auth:
+        os.environ[AUTH_ENV] = "1"  # worker processes build their apps from the environment
+    check_bind(host, auth=auth_required(), insecure=insecure, warn=False)  # before any loading
+    if auth_required():
+        from podium.core.clock import utcnow
+        from podium.workspace import Workspace
+
+        now = utcnow()
+        if not any(t.status(now) == "active" for t in Workspace.current().store.tokens.all()):
+            err.print(
+                "Tokens are required, and no active token exists yet: create one with "
+                "`podium tokens create --name NAME --role predictor`."
+            )
 
 
 def run() -> None:

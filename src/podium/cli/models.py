@@ -1,4 +1,4 @@
-"""``podium models``: list, show, alias."""
+"""``podium models``: list, show, alias, history."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.text import Text
 
 from podium.cli.render import out, print_json, table
 from podium.client import Client
+from podium.core.errors import NotFoundError
 from podium.core.names import ModelRef
 
 app = typer.Typer(help="Registered models, versions and aliases.", no_args_is_help=True)
@@ -125,6 +126,34 @@ def alias(
         print_json({"model": name, "alias": alias, "version": mv.version})
     else:
         out.print(f"models:/{name}@{alias} -> version {mv.version}")
+
+
+@app.command("history")
+def history(
+    ref: Annotated[str, typer.Argument(help="NAME@ALIAS, e.g. churn@champion.")],
+    json_: JsonOpt = False,
+) -> None:
+    """Every move of an alias, oldest first: when, by whom, from which version to which."""
+    client = Client()
+    parsed = ModelRef.parse(ref)
+    if parsed.alias is None:
+        raise typer.BadParameter(f"name an alias: {parsed.name}@champion, not {ref!r}.")
+    moves = client.alias_history(parsed.name, parsed.alias)
+    if not moves:
+        known = ", ".join(client.get_model(parsed.name).aliases) or "none"
+        raise NotFoundError(
+            f"Alias {parsed.alias!r} of model {parsed.name!r} was never set. "
+            f"Known aliases: {known}.",
+            hint=f"Set it with `podium models alias {parsed.name} {parsed.alias} VERSION`.",
+        )
+    if json_:
+        print_json([m.to_dict() for m in moves])
+        return
+    table(
+        f"models:/{parsed.name}@{parsed.alias}",
+        ["at", "actor", "action", "from", "to"],
+        [[m.at, m.actor, m.action, m.from_version, m.to_version] for m in moves],
+    )
 
 
 @app.command("reference")

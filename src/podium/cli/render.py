@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import sys
 from datetime import datetime
 from typing import Any
@@ -12,7 +14,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from podium.core.errors import PodiumError
+from podium.core.errors import ConfigError, PodiumError
+from podium.core.logs import configure_logging, log_format
 
 out = Console(highlight=False, soft_wrap=True)
 STATUS_STYLE = {
@@ -35,9 +38,48 @@ def print_json(data: Any) -> None:
 
 
 def print_error(error: PodiumError) -> None:
+    if _json_logs():
+        logging.getLogger("podium.cli").error(
+            error.message, extra={"hint": error.hint, "error_type": type(error).__name__}
+        )
+        return
     err.print(f"[bold red]Error:[/] {error.message}", markup=True)
     if error.hint:
         err.print(f"[dim]Hint:[/] {error.hint}", markup=True)
+
+
+class _LogLines(io.TextIOBase):
+    """A file whose every line becomes an INFO record of ``logger``."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if line.strip():
+                self.logger.info(line.rstrip())
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def setup_logging() -> None:
+    """Apply ``PODIUM_LOG_FORMAT`` to the command: with ``json``, what it tells people on
+    stderr ("Serving ... at ...", errors) becomes log records too, so every line is JSON."""
+    if configure_logging() == "json":
+        err.file = _LogLines(logging.getLogger("podium.cli"))  # type: ignore[assignment]
+    elif isinstance(err.file, _LogLines):
+        err.file = None  # type: ignore[assignment]  # back to whatever sys.stderr is
+
+
+def _json_logs() -> bool:
+    try:
+        return log_format() == "json"
+    except ConfigError:  # the error being printed may be this very setting
+        return False
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:

@@ -82,8 +82,11 @@ def show(
     run_id: Annotated[str, typer.Argument(help="Run id (from `podium runs list`).")],
     json_: JsonOpt = False,
 ) -> None:
-    """Show a run with each step's status, timing, outputs and error."""
-    run = Client().get_run(run_id)
+    """Show a run with each step's status, timing, outputs and error (a run whose process
+    died is marked crashed first)."""
+    client = Client()
+    client.recover_crashed_runs()
+    run = client.get_run(run_id)
     if json_:
         print_json(run.to_dict())
         return

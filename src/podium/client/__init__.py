@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from podium import deploy
 from podium.core.errors import PodiumError
 from podium.core.records import (
+    AliasMove,
     AuditRecord,
     DataVersion,
     Deployment,
@@ -20,11 +22,13 @@ from podium.core.records import (
 )
 from podium.core.settings import Settings
 from podium.core.signature import Signature
+from podium.core.tokens import TokenRecord
 from podium.data import get_data, load_data, read_table, register_data
 from podium.deploy.spec import DeploymentSpec
 from podium.pipelines import load_artifact
 from podium.pipelines.runner import recover_crashed
 from podium.registry import Predictor, Registry
+from podium.registry.lineage import Lineage, lineage
 from podium.workspace import Workspace
 
 __all__ = ["Client"]
@@ -132,6 +136,32 @@ class Client:
     def delete_alias(self, name: str, alias: str) -> None:
         self.registry.delete_alias(name, alias)
 
+    def alias_history(self, name: str, alias: str, *, limit: int = 1000) -> list[AliasMove]:
+        """Every move of ``name@alias``, oldest first, from the audit log.
+
+        >>> [(m.from_version, m.to_version) for m in client.alias_history("churn", "champion")]
+        ... # doctest: +SKIP
+        [(None, 1), (1, 2)]
+        """
+        self.get_model(name)  # an unknown model is an error that names the known ones
+        target = f"models:/{name}@{alias}"
+        records = self.workspace.store.audit.list(target=target, limit=limit)
+        moves = []
+        for r in reversed(records):
+            if r.action not in ("alias.set", "alias.delete"):
+                continue
+            moves.append(
+                AliasMove(
+                    at=r.at,
+                    actor=r.actor,
+                    action=r.action.removeprefix("alias."),
+                    from_version=(r.before or {}).get("version"),
+                    to_version=(r.after or {}).get("version"),
+                    request_id=r.request_id,
+                )
+            )
+        return moves
+
     # -- data --------------------------------------------------------------------------------
     def register_data(self, source: Any, name: str, *, format: str | None = None) -> DataVersion:
         """Register a file, URL or DataFrame as a version of dataset ``name``."""
@@ -157,6 +187,16 @@ class Client:
             if named is not None and all(d.uri != named.uri for d in found):
                 found.append(named)
         return found
+
+    def lineage(self, ref: str, *, direction: str = "both", depth: int | None = None) -> Lineage:
+        """What ``ref`` was made from and what was made from it, as ``podium lineage`` shows:
+        a data version, a run id, a model version (``churn@champion``) or a deployment.
+
+        >>> client.lineage("churn@champion", direction="upstream").to_dict()["edges"]
+        ... # doctest: +SKIP
+        [{'from': 'run:01a2...', 'to': 'models:/churn/3', 'kind': 'registered'}, ...]
+        """
+        return lineage(self.workspace.store, ref, direction=direction, depth=depth)
 
     # -- runs --------------------------------------------------------------------------------
     def list_runs(
@@ -260,8 +300,36 @@ class Client:
         return self.workspace.store.alerts.list(deployment, limit=limit)
 
     # -- audit -------------------------------------------------------------------------------
-    def audit(self, *, target: str | None = None, limit: int = 100) -> list[AuditRecord]:
-        return self.workspace.store.audit.list(target=target, limit=limit)
+    def audit(
+        self,
+        *,
+        target: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        """Audit records, newest first, filtered by target, actor, action and time."""
+        return self.workspace.store.audit.list(
+            target=target, actor=actor, action=action, since=since, limit=limit
+        )
+
+    # -- tokens ------------------------------------------------------------------------------
+    def create_token(
+        self, name: str, role: str, *, expires_in_s: float | None = None
+    ) -> tuple[TokenRecord, str]:
+        """Create an API token; return its record and its secret (shown this once only)."""
+        from podium.auth import create_token
+
+        return create_token(self.workspace.store.tokens, name, role, expires_in_s=expires_in_s)
+
+    def list_tokens(self) -> list[TokenRecord]:
+        """Every token, revoked and expired ones too (never a secret)."""
+        return self.workspace.store.tokens.all()
+
+    def revoke_token(self, name: str) -> TokenRecord:
+        """Revoke token ``name``; servers refuse it within a few seconds."""
+        return self.workspace.store.tokens.revoke(name)
 
 
 def _window(rows: int | None, minutes: float | None) -> Any:

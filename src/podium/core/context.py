@@ -1,4 +1,5 @@
-"""Ambient context: who acts, in which run and request. Read by the audit log and lineage."""
+"""Ambient context: who acts, in which run, step and request. Read by the audit log, lineage
+and the log formatter (:mod:`podium.core.logs`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from contextvars import ContextVar
 actor_var: ContextVar[str | None] = ContextVar("podium_actor", default=None)
 run_id_var: ContextVar[str | None] = ContextVar("podium_run_id", default=None)
 request_id_var: ContextVar[str | None] = ContextVar("podium_request_id", default=None)
+step_var: ContextVar[str | None] = ContextVar("podium_step", default=None)
 
 
 def current_actor() -> str:

@@ -70,7 +70,56 @@ class ValidationError(PodiumError):
 
 
 class PayloadTooLargeError(ValidationError):
-    """A request body or batch exceeds a configured limit."""
+    """A request body or batch exceeds a configured limit (HTTP 413).
+
+    Args:
+        limit: the limit's name and value (``("max_body_bytes", 10485760)``), echoed in the
+            JSON body as ``{"limit": {"name": ..., "value": ...}}``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        hint: str | None = None,
+        limit: tuple[str, int | str] | None = None,
+    ) -> None:
+        super().__init__(message, field=field, hint=hint)
+        self.limit = limit
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.limit is not None:
+            out["limit"] = {"name": self.limit[0], "value": self.limit[1]}
+        return out
+
+
+class HeadersTooLargeError(PayloadTooLargeError):
+    """The request line and headers exceed the server's limit (HTTP 431)."""
+
+
+class RateLimitedError(PodiumError):
+    """A client sent more requests than its rate limit allows (HTTP 429).
+
+    Args:
+        limit: the configured rate, as given (``"100/s"``).
+        retry_after: seconds until the client may send again.
+    """
+
+    def __init__(
+        self, message: str, *, limit: str, retry_after: float, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.limit = limit
+        self.retry_after = retry_after
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "limit": {"name": "rate_limit", "value": self.limit},
+            "retry_after": self.retry_after,
+        }
 
 
 class MalformedRequestError(ValidationError):
@@ -83,6 +132,25 @@ class IntegrityError(PodiumError):
 
 class UnsafeModelError(PodiumError):
     """Loading this model would execute code that the registry has not vouched for."""
+
+
+class AuthenticationError(PodiumError):
+    """A request carries no valid token: missing, unknown, expired or revoked (HTTP 401).
+
+    Args:
+        required_role: the least role the refused action needs.
+    """
+
+    def __init__(self, message: str, *, required_role: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.required_role = required_role
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "required_role": self.required_role}
+
+
+class PermissionDeniedError(AuthenticationError):
+    """A valid token whose role is below what the action needs (HTTP 403)."""
 
 
 class StoreError(PodiumError):
@@ -107,7 +175,9 @@ class GateFailed(PipelineError):
 
 # The one place where errors become HTTP status codes.
 HTTP_STATUS: dict[type[PodiumError], int] = {
+    HeadersTooLargeError: 431,
     PayloadTooLargeError: 413,
+    RateLimitedError: 429,
     MalformedRequestError: 400,
     ValidationError: 422,
     InvalidNameError: 400,
@@ -115,6 +185,8 @@ HTTP_STATUS: dict[type[PodiumError], int] = {
     NotFoundError: 404,
     ConflictError: 409,
     UnsafeModelError: 403,
+    PermissionDeniedError: 403,
+    AuthenticationError: 401,
     IntegrityError: 500,
     StoreError: 503,
     PipelineError: 500,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-from podium.core.errors import InvalidNameError
+from podium.core.errors import InvalidNameError, ValidationError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 _DIGEST = re.compile(r"[0-9a-f]{64}", re.ASCII)
@@ -43,6 +44,48 @@ def check_digest(digest: object) -> str:
         "(optionally prefixed 'sha256:').",
         hint="Digests come from the artifact store; do not build them by hand.",
     )
+
+
+_DRIVE = re.compile(r"[A-Za-z]:", re.ASCII)
+
+
+def check_member(folder: Path, name: object, *, what: str, field: str, source: str) -> Path:
+    """``folder / name`` for a file name read from an untrusted file (a bundle's metadata,
+    an MLmodel), refusing any name that could reach outside ``folder``.
+
+    Refused, with a :class:`ValidationError` naming ``field``: anything but a non-empty
+    string, a NUL byte, a backslash (``..\\x`` is a parent folder on Windows), an absolute
+    path or drive, a ``..`` component, and a path that leaves ``folder`` through a
+    symbolic link. Returns the resolved path.
+
+    >>> check_member(Path("/b"), "model/model.skops", what="model file", field="file",
+    ...              source="podium-bundle.json").as_posix()
+    '/b/model/model.skops'
+    """
+    reason = None
+    if not isinstance(name, str) or not name:
+        reason = "it is not a file name"
+    elif "\x00" in name:
+        reason = "it holds a NUL byte"
+    elif "\\" in name:
+        reason = "it holds a backslash"
+    elif name.startswith("/") or _DRIVE.match(name):
+        reason = "it is absolute"
+    elif ".." in PurePosixPath(name).parts:
+        reason = "it climbs out with '..'"
+    path = folder.resolve() / str(name)
+    if reason is None:
+        path = path.resolve()
+        if not path.is_relative_to(folder.resolve()):
+            reason = "a symbolic link leads out of it"
+    if reason is not None:
+        raise ValidationError(
+            f"{source} names the {what} {name!r}, outside the folder {folder}: {reason}.",
+            field=field,
+            hint=f"{source} must name a file inside its own folder; this one was made by "
+            "hand or tampered with.",
+        )
+    return path
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,18 @@ class AuditRecord(Record):
 
 
 @dataclass(frozen=True)
+class AliasMove(Record):
+    """One move of an alias, read from the audit log: set, moved or deleted."""
+
+    at: datetime
+    actor: str
+    action: str  # set (first time or moved) or delete
+    from_version: int | None
+    to_version: int | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
 class ArtifactRecord(Record):
     id: str
     digest: str

@@ -39,10 +39,21 @@ def verify_sums(folder: Path) -> int:
             f"{folder} has no {SUMS}: it is not a bundle, or it was not finished.",
             hint="Build it again with `podium build`.",
         )
+    # A link could make a listed name read a file elsewhere on this machine (the sums
+    # come with the folder, so they would agree): a bundle holds plain files only.
+    links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
+    if links:
+        raise IntegrityError(
+            f"{folder}: {links[0]} is a symbolic link"
+            + (f" (and {len(links) - 1} more)" if len(links) > 1 else "")
+            + "; a bundle holds plain files only, and a link can lead outside it.",
+            hint="Rebuild it with `podium build`; copy a bundle as files (cp -rL), not links.",
+        )
     listed: dict[str, str] = {}
     for n, line in enumerate(sums.read_text().splitlines(), 1):
         digest, sep, name = line.partition("  ")
-        if not sep or len(digest) != 64 or not name or name.startswith("/") or ".." in name:
+        bad = not name or name.startswith("/") or ".." in name or "\\" in name or "\x00" in name
+        if not sep or len(digest) != 64 or bad:
             raise IntegrityError(f"{sums} line {n} is malformed: {line[:80]!r}.")
         listed[name] = digest
     present = {

@@ -132,7 +132,7 @@ def run_drift_demo(
     log_path = home / "logs" / "drift-demo-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PODIUM_HOME": str(home)}
-    for var in ("PODIUM_DB_URL", "PODIUM_ARTIFACTS_URL"):
+    for var in ("PODIUM_DB_URL", "PODIUM_ARTIFACTS_URL", "PODIUM_AUTH"):
         env.pop(var, None)
     with open(log_path, "wb") as log:
         server = subprocess.Popen(

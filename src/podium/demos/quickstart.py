@@ -85,6 +85,7 @@ def run_quickstart(
     env = {**os.environ, "PODIUM_HOME": str(home)}
     env.pop("PODIUM_DB_URL", None)
     env.pop("PODIUM_ARTIFACTS_URL", None)
+    env.pop("PODIUM_AUTH", None)  # the tour's own server, on loopback, in its own workspace
     log_path = home / "logs" / "quickstart-server.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

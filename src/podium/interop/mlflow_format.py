@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from podium.core.errors import ValidationError
+from podium.core.names import check_member
 from podium.core.signature import ColumnSpec, Signature
 
 # MLflow's DataType names and podium's dtypes (binary, array, object and map have no podium
@@ -275,12 +276,6 @@ def write_example(example: dict[str, Any], columns: list[str], tensor: bool) -> 
 
 
 def inside(folder: Path, name: str, what: str) -> Path:
-    """``folder / name``, refusing a name that leaves the folder (MLmodel is untrusted)."""
-    path = (folder / name).resolve()
-    if not path.is_relative_to(folder.resolve()):
-        raise ValidationError(
-            f"MLmodel names the {what} {name!r}, outside the model folder {folder}.",
-            field="MLmodel",
-            hint="An MLflow model keeps its files inside its folder; this MLmodel is not one.",
-        )
-    return path
+    """``folder / name``, refusing a name that leaves the folder (MLmodel is untrusted):
+    ``..``, absolute paths, backslashes, NUL bytes and symbolic links leading out."""
+    return check_member(folder, name, what=what, field="MLmodel", source="MLmodel")

@@ -27,7 +27,9 @@ from typing import Any
 
 from podium._version import __version__
 from podium.core.clock import utcnow
-from podium.core.errors import ValidationError
+from podium.core.errors import IntegrityError, ValidationError
+from podium.core.hashing import sha256_bytes
+from podium.core.names import check_member, check_name
 from podium.core.records import FlavorRecord, ModelVersion
 from podium.core.signature import Signature
 from podium.core.sums import SUMS, verify_sums, write_sums
@@ -267,11 +269,35 @@ class Bundle:
     def uri(self) -> str:
         return str(self.meta["model"]["uri"])
 
+    def member(self, name: object, what: str, field: str) -> Path:
+        """The bundle's file ``name`` (read from its metadata), refused with a
+        :class:`ValidationError` naming ``field`` if it would lead outside the bundle."""
+        return check_member(self.path, name, what=what, field=field, source=META)
+
+    def check_names(self) -> None:
+        """Refuse metadata naming a file outside the bundle or an unsafe model name (the
+        sums prove the files agree with each other, not that whoever wrote them is kind)."""
+        blocks: dict[str, dict[str, Any]] = {}
+        for key in ("flavor", "built", "model"):
+            block = self.meta.get(key)
+            if not isinstance(block, dict):
+                raise ValidationError(
+                    f"{self.path / META} has no {key!r} block.",
+                    field=f"{META}: {key}",
+                    hint="Rebuild the bundle with `podium build`.",
+                )
+            blocks[key] = block
+        self.member(blocks["flavor"].get("file"), "model file", f"{META}: flavor.file")
+        wheel = blocks["built"].get("podium_wheel")
+        if wheel is not None:
+            self.member(wheel, "podium wheel", f"{META}: built.podium_wheel")
+        check_name(blocks["model"].get("model"), "model name")
+
     def version(self) -> ModelVersion:
         m, f = self.meta["model"], self.meta["flavor"]
         rec = FlavorRecord(f["flavor"], f["digest"], f["size"], f["meta"])
         return ModelVersion(
-            model=m["model"],
+            model=check_name(m["model"], "model name"),
             version=int(m["version"]),
             created_at=datetime.fromisoformat(m["created_at"]),
             created_by=m["created_by"],
@@ -297,7 +323,14 @@ class Bundle:
                 f"{self.path / META} names the {rec.flavor} flavor, which executes code.",
                 field="flavor",
             )
-        data = (self.path / self.meta["flavor"]["file"]).read_bytes()
+        path = self.member(self.meta["flavor"].get("file"), "model file", f"{META}: flavor.file")
+        data = path.read_bytes()
+        if sha256_bytes(data) != rec.digest:  # the sums prove the files agree, not the model
+            raise IntegrityError(
+                f"{path.relative_to(self.path.resolve())} in {self.path} does not match the "
+                f"digest sha256:{rec.digest} of {META}: it is not the registered model.",
+                hint="Rebuild the bundle from the registry with `podium build`.",
+            )
         model = fl.load(data, rec.meta, rec.digest)
         sig = Signature.from_dict(mv.signature) if mv.signature else None
         return Predictor(model, sig, mv, rec.flavor)
@@ -348,4 +381,6 @@ def open_bundle(path: str | Path) -> Bundle:
             field="bundle",
             hint="Rebuild it with this version of podium.",
         )
-    return Bundle(folder, meta)
+    bundle = Bundle(folder, meta)
+    bundle.check_names()
+    return bundle

@@ -74,8 +74,10 @@ DOCKERIGNORE = """\
 SERVE = """\
 #!/bin/sh
 # The container's command (and SageMaker's `docker run IMAGE serve`): the bundle on $PORT.
+# A container must listen beyond its loopback; its network is the boundary (--insecure).
+# PODIUM_AUTH=1 (with PODIUM_DB_URL holding the tokens) requires API tokens instead.
 exec podium serve --bundle "${PODIUM_BUNDLE:-/app/bundle}" --host "${HOST:-0.0.0.0}" \\
-    --port "${PORT:-8080}"
+    --port "${PORT:-8080}" --insecure
 """
 
 

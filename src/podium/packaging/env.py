@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.core.errors import ConfigError, ValidationError
-from podium.packaging.bundle import open_bundle
+from podium.packaging.bundle import META, open_bundle
 
 
 @dataclass
@@ -93,6 +93,8 @@ def create(bundle_dir: Path, *, python: str | None = None, venv: Path | None = N
         shutil.rmtree(target)
     lock = bundle_dir / "requirements.lock"
     wheel = bundle.meta["built"].get("podium_wheel")
+    if wheel:  # open_bundle refused a name leading outside the bundle; this is its path
+        wheel = str(bundle.member(wheel, "podium wheel", f"{META}: built.podium_wheel"))
     uv = shutil.which("uv")
     started = time.perf_counter()
     if uv:
@@ -101,7 +103,7 @@ def create(bundle_dir: Path, *, python: str | None = None, venv: Path | None = N
         install = [uv, "pip", "install", "-q", "--python", py, "--no-deps"]
         _run([*install, "-r", str(lock)], "Installing the lock")
         if wheel:
-            _run([*install, str(bundle_dir / wheel)], "Installing podium")
+            _run([*install, wheel], "Installing podium")
     else:
         _run([interpreter, "-m", "venv", str(target)], "Creating the virtual environment")
         py = str(_bin(target, "python"))
@@ -109,7 +111,7 @@ def create(bundle_dir: Path, *, python: str | None = None, venv: Path | None = N
         # Hash-checked when the lock has hashes; podium's own wheel, which has none, after.
         _run([*install, "-r", str(lock)], "Installing the lock")
         if wheel:
-            _run([*install, str(bundle_dir / wheel)], "Installing podium")
+            _run([*install, wheel], "Installing podium")
     seconds = time.perf_counter() - started
     parity = check_inside(py, bundle_dir)
     version = subprocess.run(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 from typing import Any
 
-from podium.core.context import run_id_var
+from podium.core.context import run_id_var, step_var
 from podium.core.errors import PipelineError
 from podium.core.settings import Settings
 
@@ -34,7 +34,7 @@ def call_with_timeout(
 
     ctx = multiprocessing.get_context("spawn")
     receiver, sender = ctx.Pipe(duplex=False)
-    payload = cloudpickle.dumps((fn, args, kwargs, settings, run_id))
+    payload = cloudpickle.dumps((fn, args, kwargs, settings, run_id, step_var.get()))
     proc = ctx.Process(target=_child, args=(payload, sender), daemon=True)
     proc.start()
     sender.close()
@@ -79,11 +79,14 @@ def call_with_timeout(
 def _child(payload: bytes, sender: Any) -> None:
     import cloudpickle
 
+    from podium.core.logs import configure_logging
     from podium.workspace import Workspace
 
-    fn, args, kwargs, settings, run_id = cloudpickle.loads(payload)
+    fn, args, kwargs, settings, run_id, step = cloudpickle.loads(payload)
+    configure_logging()  # the parent's PODIUM_LOG_FORMAT: JSON lines here too
     Workspace(settings).activate()
     run_id_var.set(run_id)
+    step_var.set(step)
     sender.send_bytes(STARTED)
     try:
         out = (True, fn(*args, **kwargs))

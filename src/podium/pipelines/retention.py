@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from podium.core.clock import utcnow
+from podium.core.errors import NotFoundError
 from podium.pipelines.pipeline import pipeline
 from podium.pipelines.step import step
 from podium.workspace import Workspace
@@ -29,6 +30,7 @@ class GcPlan:
     blobs: list[tuple[str, int]] = field(default_factory=list)  # (digest, size)
     # deployment -> (logged before this time expire, how many)
     predictions: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+    blob_grace_s: float = BLOB_GRACE_S
 
     @property
     def bytes(self) -> int:
@@ -58,7 +60,7 @@ def plan_gc(
     """What :func:`collect` would delete, without deleting anything."""
     now = now or utcnow()
     repo = ws.store.retention
-    plan = GcPlan()
+    plan = GcPlan(blob_grace_s=blob_grace_s)
     policies = repo.all()
     for p in (p for p in policies if p.kind == "model"):
         rows = repo.versions_of(p.name)
@@ -102,8 +104,17 @@ def collect(ws: Workspace, plan: GcPlan) -> GcPlan:
         ws.store.predictions.delete_before(deployment, cut)
     still = repo.referenced_digests()
     for digest, _ in plan.blobs:
-        if digest not in still:  # something may have started using it since the plan
-            ws.artifacts.delete(digest)
+        if digest in still:  # something started using it since the plan
+            continue
+        # Stored again since the plan (put() makes a reused blob young): a registration
+        # about to reference it may be in flight.
+        try:
+            age = ws.artifacts.age(digest)
+        except NotFoundError:
+            continue
+        if age is not None and age < plan.blob_grace_s:
+            continue
+        ws.artifacts.delete(digest)
     clean = getattr(ws.artifacts, "clean_tmp", None)
     if clean is not None:
         clean(older_than=BLOB_GRACE_S)

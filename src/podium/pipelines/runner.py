@@ -8,6 +8,7 @@ it happens, so a run can be followed live and resumed after a failure.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import threading
 import time
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from podium._version import __version__
+from podium.core import tracing
 from podium.core.clock import new_id, utcnow
-from podium.core.context import run_id_var
+from podium.core.context import run_id_var, step_var
 from podium.core.errors import PipelineError, PodiumError
 from podium.core.records import ArtifactRecord, Run
 from podium.pipelines import cache, materializers
@@ -33,6 +36,13 @@ from podium.workspace import Workspace
 # Called with (step name, status) on every change; from worker threads.
 EventHook = Callable[[str, str], None]
 FINISHED = ("succeeded", "cached")
+# Runs and steps starting, ending and retrying. Quiet unless logging is set up
+# (PODIUM_LOG_FORMAT, PODIUM_LOG_LEVEL or your own): without a handler, Python would print the
+# warnings of a failed run beside the error the run raises anyway.
+log = logging.getLogger("podium.pipelines.runs")
+log.addHandler(logging.NullHandler())
+# Spans of runs and steps, when OpenTelemetry is configured (see podium.core.tracing).
+TRACER = tracing.Tracer("podium.pipelines", __version__)
 
 
 @dataclass
@@ -144,16 +154,43 @@ def execute(
         on_start(run)
     token = run_id_var.set(run.id)
     ws_token = workspace.activate()
+    engine.span = TRACER.start(
+        f"pipeline {pipeline}", attributes={"podium.run_id": run.id, "podium.pipeline": pipeline}
+    )
+    log.info(
+        "Run %s of pipeline %r %s (%d step%s).",
+        run.id,
+        pipeline,
+        "started" if resume is None else "resumed",
+        len(graph.nodes),
+        "" if len(graph.nodes) == 1 else "s",
+    )
     try:
         with _Heartbeat(workspace, run.id), Recorder(runs, run.id) as recorder:
             engine.recorder = recorder
             failed = engine.run(run.id, max_workers or default_workers(), fail_fast)
+    except BaseException as exc:  # interrupted (Ctrl-C) or a bug: the span still ends
+        if engine.span is not None:
+            tracing.finish(engine.span, {"podium.run.status": "interrupted"}, repr(exc))
+        raise
     finally:
         Workspace.deactivate(ws_token)
         run_id_var.reset(token)
     first = next(iter(failed.items()), None)
     error = f"step {first[0]!r} failed: {first[1]}" if first else None
     record = runs.finish(run.id, "failed" if failed else "succeeded", error)
+    log.log(
+        logging.WARNING if failed else logging.INFO,
+        "Run %s of pipeline %r %s in %.2f s%s",
+        run.id,
+        pipeline,
+        record.status,
+        record.duration_s or 0.0,
+        f": {error}." if error else ".",
+        extra={"run_id": run.id},
+    )
+    if engine.span is not None:
+        tracing.finish(engine.span, {"podium.run.status": record.status}, error)
     if first is not None and raise_on_failure:
         raise PipelineError(
             f"Run {run.id} of pipeline {pipeline!r} failed in step {first[0]!r}: {first[1]}",
@@ -183,6 +220,7 @@ class _Engine:
         self.results: dict[str, Any] = {}
         self.digests: dict[str, list[str]] = {}
         self.run_id = ""
+        self.span: Any = None  # the run's OpenTelemetry span, when tracing
 
     # -- resume ----------------------------------------------------------------------------
     def restore(self, run: Run) -> Run:
@@ -299,12 +337,39 @@ class _Engine:
 
     # -- one step ------------------------------------------------------------------------------
     def _execute(self, node: Node) -> Outcome:
+        step_var.set(node.name)  # in the step's own copy of the context: its log records
+        started = time.perf_counter()
+        span = None
+        if self.span is not None:
+            span = TRACER.start(
+                node.name,
+                parent=self.span,
+                attributes={"podium.run_id": self.run_id, "podium.step": node.name},
+            )
+        otel = tracing.activate(span) if span is not None else None
         try:
-            return self._execute_unguarded(node)
+            outcome = self._execute_unguarded(node)
         except Exception as exc:  # a bug in podium itself must not hang the scheduler
             message = f"{type(exc).__name__}: {exc}"
             self._record(node.name, "failed", error=f"{message}\n\n{traceback.format_exc()}")
-            return Outcome("failed", error=message)
+            outcome = Outcome("failed", error=message)
+        finally:
+            if otel is not None:
+                tracing.deactivate(otel)
+        ok = outcome.status in FINISHED
+        log.log(
+            logging.INFO if ok else logging.WARNING,
+            "Step %r %s in %.3f s%s",
+            node.name,
+            outcome.status,
+            time.perf_counter() - started,
+            "." if ok else f": {outcome.error}",
+        )
+        if span is not None:
+            tracing.finish(
+                span, {"podium.step.status": outcome.status}, None if ok else outcome.error
+            )
+        return outcome
 
     def _execute_unguarded(self, node: Node) -> Outcome:
         step = node.step
@@ -338,7 +403,15 @@ class _Engine:
                 timed_out = isinstance(exc, StepTimeout)
                 if not timed_out and step.retry.should_retry(exc, attempt):
                     self._record(node.name, "retrying", error=_message(exc))
-                    time.sleep(step.retry.wait(attempt))
+                    wait_s = step.retry.wait(attempt)
+                    log.info(
+                        "Step %r failed on try %d (%s); retrying in %.2f s.",
+                        node.name,
+                        attempt,
+                        _message(exc),
+                        wait_s,
+                    )
+                    time.sleep(wait_s)
                     attempt += 1
                     self._record(node.name, "running", attempts=attempt)
                     continue

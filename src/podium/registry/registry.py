@@ -72,20 +72,29 @@ class Registry:
             _features(reference_data, sig)  # fail before anything is stored
         example = _example(input_example, sig)
         blob, meta = fl.save(model)
+        # Blobs first, then one transaction for the version and everything it points at: a
+        # crash in between leaves only unreferenced blobs (collected by `podium gc`), never
+        # a version whose blob is missing or a version without its reference profile.
         digest = self.artifacts.put(blob)
         reference = None
+        loaded = None  # the model as serving will load it
         if example is not None and sig is not None:
             # Prove the serialized model predicts exactly as the one in memory.
             reference = reference_output(Predictor(model, sig), example)
-            reloaded = Predictor(fl.load(blob, meta, digest), sig)
-            if reference_output(reloaded, example) != reference:
+            loaded = Predictor(fl.load(blob, meta, digest), sig)
+            if reference_output(loaded, example) != reference:
                 raise ValidationError(
                     f"The {fl.name} copy of the model predicts differently from the model in "
                     "memory on the input example.",
                     field="flavor",
                     hint="Register it with another flavor (flavor='joblib').",
                 )
-        mv = self.store.models.create_version(
+        profile = None
+        if reference_data is not None and sig is not None:
+            if loaded is None:
+                loaded = Predictor(fl.load(blob, meta, digest), sig)
+            profile = self._reference_profile(loaded, sig, reference_data, data_ref=data)
+        return self.store.models.create_version(
             name,
             flavors=[FlavorRecord(fl.name, digest, len(blob), meta)],
             signature=sig.to_dict() if sig else None,
@@ -100,10 +109,8 @@ class Registry:
             code_version=_git_commit(),
             alias=alias,
             created_by=current_actor(),
+            reference=profile,
         )
-        if reference_data is not None:
-            self.set_reference(mv.uri, reference_data, data_ref=data)
-        return mv
 
     # -- reference profiles (what monitoring compares production with) --------------------
     def set_reference(
@@ -114,8 +121,6 @@ class Registry:
 
         Extra columns (a target, ids) are ignored; the signature's columns must be there.
         """
-        from podium.monitoring import reference as ref_mod
-
         predictor = self.load(uri)
         mv = predictor.version
         sig = predictor.signature
@@ -125,6 +130,19 @@ class Registry:
                 field="reference_data",
                 hint="Register the model with an input_example.",
             )
+        ref = self._reference_profile(predictor, sig, data, data_ref=data_ref)
+        self.store.models.set_reference(
+            mv.model, mv.version, ref["digest"], ref["rows"], ref["summary"], data_ref
+        )
+        return {"digest": ref["digest"], **ref["summary"]}
+
+    def _reference_profile(
+        self, predictor: Predictor, sig: Signature, data: Any, *, data_ref: str | None
+    ) -> dict[str, Any]:
+        """Profile ``data`` and the predictions on it; store the profile's blob and return
+        the record the registry keeps (digest, rows, summary, data_ref)."""
+        from podium.monitoring import reference as ref_mod
+
         frame = _features(data, sig)
         if len(frame) == 0:
             raise ValidationError("The reference data has no rows.", field="reference_data")
@@ -140,11 +158,12 @@ class Registry:
         task = "classification" if predictor.classes is not None else "regression"
         profile = ref_mod.build(frame, predictions=labels, scores=scores, task=task)
         digest = self.artifacts.put(profile.to_bytes())
-        summary = profile.describe()
-        self.store.models.set_reference(
-            mv.model, mv.version, digest, profile.rows, summary, data_ref
-        )
-        return {"digest": digest, **summary}
+        return {
+            "digest": digest,
+            "rows": profile.rows,
+            "summary": profile.describe(),
+            "data_ref": data_ref,
+        }
 
     def reference(self, uri: str | ModelRef) -> Any:
         """The version's reference profile (:class:`podium.monitoring.Reference`), or None."""

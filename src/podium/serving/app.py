@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -21,12 +21,15 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from podium._version import __version__
+from podium.core import tracing
+from podium.core.context import request_id_var
 from podium.core.errors import (
     ConfigError,
     MalformedRequestError,
     NotFoundError,
     PayloadTooLargeError,
     PodiumError,
+    RateLimitedError,
     ValidationError,
     http_status,
 )
@@ -35,7 +38,11 @@ from podium.serving import codecs
 from podium.serving import openapi as docs
 from podium.serving.batching import Batching, MicroBatcher
 from podium.serving.docs import add_offline_docs
+from podium.serving.limits import RateLimit, RateLimiter
 from podium.serving.metrics import ServingMetrics
+
+if TYPE_CHECKING:
+    from podium.auth import Guard
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Request ids: a random per-process prefix and a counter, unique across workers and
@@ -47,19 +54,35 @@ JSON = "application/json"
 
 @dataclass(frozen=True)
 class Limits:
-    """Request limits; exceeding one answers 413 naming it."""
+    """Request limits. Over one: 413 (body, rows), 431 (headers) or 429 (rate, with
+    ``Retry-After``), with a JSON body naming the limit and its value.
 
-    max_body_bytes: int = 32 * 1024 * 1024
-    max_rows: int = 100_000
+    ``max_header_bytes`` bounds the request line plus headers; podium's servers (``podium
+    serve``, :func:`start_in_thread`) enforce it in the HTTP protocol, before the app. The
+    rate limit (off by default) applies per client to the prediction and feedback routes.
+    """
+
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_rows: int = 10_000
+    max_header_bytes: int = 16 * 1024
+    rate_limit: RateLimit | None = None
     # Batches above this many rows are predicted off the event loop so health checks and
     # small requests keep flowing; below it the thread hop costs more than it saves.
     threadpool_rows: int = 512
 
     @classmethod
     def from_env(cls) -> Limits:
+        rate = os.environ.get("PODIUM_RATE_LIMIT", "").strip()
+        burst = os.environ.get("PODIUM_RATE_BURST")
         return cls(
             max_body_bytes=_positive_env("PODIUM_MAX_BODY_BYTES", cls.max_body_bytes),
             max_rows=_positive_env("PODIUM_MAX_ROWS", cls.max_rows),
+            max_header_bytes=_positive_env("PODIUM_MAX_HEADER_BYTES", cls.max_header_bytes),
+            rate_limit=RateLimit.parse(
+                rate, None if burst is None else _positive_env("PODIUM_RATE_BURST", 1)
+            )
+            if rate and rate.lower() != "off"
+            else None,
         )
 
 
@@ -88,7 +111,10 @@ def error_response(error: PodiumError, request_id: str | None) -> Response:
     body = error.to_dict()
     if request_id:
         body["request_id"] = request_id
-    return json_response(body, http_status(error), request_id)
+    response = json_response(body, http_status(error), request_id)
+    if isinstance(error, RateLimitedError):
+        response.headers["retry-after"] = str(int(error.retry_after))
+    return response
 
 
 def request_id_of(request: Request) -> str:
@@ -117,6 +143,7 @@ def _too_large(size: int, limit: int) -> PayloadTooLargeError:
         f"The request body has {size} bytes, over the limit of {limit} (max_body_bytes).",
         field="body",
         hint="Split the batch, or raise PODIUM_MAX_BODY_BYTES on the server.",
+        limit=("max_body_bytes", limit),
     )
 
 
@@ -146,6 +173,8 @@ class ModelServer:
         self.batching = batching
         self.batchers: dict[int, MicroBatcher] = {}  # by id(predictor)
         self.arriving = 0  # requests being read and decoded, not yet at the model
+        self.rate_limiter = RateLimiter(limits.rate_limit) if limits.rate_limit else None
+        self.tracer = tracing.Tracer("podium.serving", __version__)
         for p in predictors:
             self.metrics.ready.labels(p.name, str(p.version_number or "")).set(1)
 
@@ -172,10 +201,14 @@ class ModelServer:
         """Read the body, let ``run`` decode and answer, and record metrics either way."""
         t0 = time.perf_counter()
         rid = request_id_of(request)
+        request_id_var.set(rid)  # for log records (the request runs in a task of its own)
+        span = None if self.tracer.active() is None else self._start_span(request, protocol)
         predictor = self.default
         self.arriving += 1
         request.state.arriving = True
         try:
+            if self.rate_limiter is not None:
+                self.rate_limiter.admit(request.scope, request.headers)
             body = await read_body(request, self.limits.max_body_bytes)
             request.state.request_id = rid
             predictor, payload, rows = await run(request, body, rid)
@@ -208,7 +241,41 @@ class ModelServer:
             time.perf_counter() - t0,
             rows,
         )
+        if span is not None:
+            self._end_span(request, span, predictor, rows, code)
         return response
+
+    # -- OpenTelemetry (only with a tracer provider configured: see podium.core.tracing) --
+    def _start_span(self, request: Request, protocol: str) -> Any:
+        route = _SPAN_ROUTES[protocol]
+        if protocol == "v2" and "version" in request.path_params:
+            route = "/v2/models/{name}/versions/{version}/infer"
+        span = self.tracer.start(
+            f"POST {route}",
+            headers=request.headers,
+            server=True,
+            attributes={"http.request.method": "POST", "http.route": route},
+        )
+        request.state.otel_token = tracing.activate(span)  # spans of the model nest inside
+        return span
+
+    def _end_span(
+        self, request: Request, span: Any, predictor: Predictor, rows: int, code: int
+    ) -> None:
+        tracing.deactivate(request.state.otel_token)
+        route = getattr(request.state, "route", None)  # a deployment's variant
+        tracing.finish(
+            span,
+            {
+                "podium.model": predictor.name,
+                "podium.model.version": predictor.version_number,
+                "podium.variant": getattr(route, "variant", None),
+                "podium.rows": rows,
+                "podium.request_id": request_id_var.get(),
+                "http.response.status_code": code,
+            },
+            error=f"HTTP {code}" if code >= 500 else None,
+        )
 
     def select(
         self, request: Request, name: str | None, version: str | None, record: Any
@@ -251,6 +318,7 @@ class ModelServer:
                 "(max_rows).",
                 field="rows",
                 hint="Split the batch, or raise PODIUM_MAX_ROWS on the server.",
+                limit=("max_rows", self.limits.max_rows),
             )
         try:
             batcher = self.batcher(predictor)
@@ -287,6 +355,11 @@ def create_app(
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+_SPAN_ROUTES = {
+    "v2": "/v2/models/{name}/infer",
+    "predict": "/predict",
+    "invocations": "/invocations",
+}
 
 
 class ServingAPI(FastAPI):
@@ -302,8 +375,13 @@ class ServingAPI(FastAPI):
         super().__init__(**kwargs)
         self.fast_posts: dict[str, Handler] = {}  # exact path -> handler
         self.fast_infer: Handler | None = None  # /v2/models/{name}[/versions/{v}]/infer
+        # Tokens and roles (podium.serving.auth.protect); checked before any route, fast or not.
+        self.guard: Guard | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        guard = self.guard
+        if guard is not None and scope["type"] == "http" and not await guard.admit(scope, send):
+            return  # refused: the guard sent the 401/403
         if scope["type"] == "http" and scope["method"] == "POST":
             path = _route_path(scope)
             handler = self.fast_posts.get(path)
@@ -356,6 +434,18 @@ def _telemetry_off() -> dict[str, Any]:
     return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
+def _finish_openapi(app: FastAPI) -> None:
+    """The document FastAPI generates, completed once by :func:`docs.finish`."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = docs.finish(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
     """The FastAPI app around ``server`` (a model server or a deployment server)."""
     app = ServingAPI(
@@ -369,6 +459,7 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
     )
     add_offline_docs(app, "podium model server")
     app.state.server = server
+    _finish_openapi(app)
 
     # -- health and metadata ---------------------------------------------------------------
     @app.get("/v2", tags=["oip"])

@@ -27,6 +27,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from podium.core.clock import utcnow
+from podium.core.context import request_id_var
 from podium.core.errors import ConflictError, NotFoundError, PodiumError, ValidationError
 from podium.deploy import revert
 from podium.deploy.report import STALE_S
@@ -412,7 +413,10 @@ def create_deployment_app(
     @app.post("/feedback", tags=["deployment"], status_code=202)
     async def feedback(request: Request) -> Response:
         rid = request_id_of(request)
+        request_id_var.set(rid)
         try:
+            if server.rate_limiter is not None:
+                server.rate_limiter.admit(request.scope, request.headers)
             body = parse_json(await read_body(request, server.limits.max_body_bytes))
             items = _feedback_items(body)
         except PodiumError as exc:

@@ -115,3 +115,75 @@ INVOCATIONS: dict[str, Any] = {
         },
     }
 }
+
+
+# -- the finished document --------------------------------------------------------------------
+ERROR = {
+    "type": "object",
+    "required": ["error", "type"],
+    "properties": {
+        "error": {"type": "string"},
+        "type": {"type": "string"},
+        "field": {"type": "string"},
+        "hint": {"type": "string"},
+        "request_id": {"type": "string"},
+        "limit": {"type": "object"},
+        "needed_role": {"type": "string"},
+    },
+}
+REFUSED = {
+    "description": (
+        "Refused, with the field or the limit named and a hint: 400 malformed or invalid "
+        "input, 401/403 token or role, 404 unknown model or route, 413/431 too large, "
+        "429 too many requests."
+    ),
+    "content": {"application/json": {"schema": ERROR}},
+}
+FEEDBACK_ITEM = {
+    "type": "object",
+    "required": ["prediction_id"],
+    "properties": {
+        "prediction_id": {"type": "string", "minLength": 1, "maxLength": 128},
+        "reward": {"type": ["number", "null"]},  # null: no reward, as when absent
+        "label": {},
+    },
+    "additionalProperties": False,
+}
+FEEDBACK = _json_body(
+    {
+        "oneOf": [
+            FEEDBACK_ITEM,
+            {"type": "array", "items": FEEDBACK_ITEM, "minItems": 1},
+            {
+                "type": "object",
+                "required": ["feedback"],
+                "properties": {"feedback": {"type": "array", "items": FEEDBACK_ITEM}},
+            },
+        ]
+    },
+    {"prediction_id": "3f2a9c1e0b7d-42", "label": 1},
+)
+# Routes whose answer is not JSON.
+PLAIN = {
+    "/ping": {"description": "Healthy (an empty body, as SageMaker expects).", "content": {}},
+    "/metrics": {
+        "description": "Prometheus text exposition.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    },
+}
+
+
+def finish(schema: dict[str, Any]) -> dict[str, Any]:
+    """Complete FastAPI's document with what the hand-parsed routes do: every operation can
+    be refused with a JSON error (4XX), ``/feedback`` documents its body, and ``/ping`` and
+    ``/metrics`` say they answer in no JSON. Schema-driven fuzzers check answers against it."""
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            responses = op.setdefault("responses", {})
+            responses.pop("422", None)  # FastAPI's own validation never runs on these routes
+            responses.setdefault("4XX", REFUSED)
+            if path in PLAIN and method == "get":
+                responses["200"] = PLAIN[path]
+            if path == "/feedback" and method == "post":
+                op.update(FEEDBACK)
+    return schema

@@ -39,32 +39,63 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_bind(host: str, *, auth: bool, insecure: bool = False, warn: bool = True) -> None:
+    """Refuse a non-loopback ``host`` while auth is off, unless ``insecure`` says so (then
+    warn, unless ``warn`` is False: a caller checking early, before the server warns)."""
+    if is_loopback(host) or auth:
+        return
+    if not insecure:
+        raise ConfigError(
+            f"Refusing to bind {host!r} without auth: anyone who can reach it could predict, "
+            "read metrics and probe the model.",
+            hint="Turn tokens on with --auth (or PODIUM_AUTH=1; create one with `podium tokens "
+            "create`), or pass --insecure if a network boundary protects the server.",
+        )
+    if warn:
+        log.warning("Binding %s without auth (--insecure): anyone can use it.", host)
+
+
 def uvicorn_config(app: Any, host: str, port: int, *, access_log: bool = False) -> Any:
     import uvicorn
 
+    from podium.serving.protocols import uvicorn_options
+
     loop = "auto"
-    http = "auto"
     return uvicorn.Config(
         app,
         host=host,
         port=port,
         loop=loop,
-        http=http,
-        access_log=access_log,
-        log_level="warning",
+        **uvicorn_options(_max_header_bytes(app), access_log),
         lifespan="on",
         timeout_graceful_shutdown=5,
     )
 
 
+def _max_header_bytes(app: Any) -> int:
+    """The limit of a podium app's server, else the one from the environment."""
+    from podium.serving.app import Limits
+
+    limits = getattr(getattr(getattr(app, "state", None), "server", None), "limits", None)
+    return (limits if isinstance(limits, Limits) else Limits.from_env()).max_header_bytes
+
+
 def serve(
-    app: Any, host: str = "127.0.0.1", port: int | None = None, *, access_log: bool = False
+    app: Any,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    *,
+    access_log: bool = False,
+    insecure: bool = False,
 ) -> None:
-    """Serve ``app`` in the foreground until interrupted."""
+    """Serve ``app`` in the foreground until interrupted.
+
+    A host other than loopback needs the app to require tokens (:func:`protect`), or
+    ``insecure=True``.
+    """
     import uvicorn
 
-    if not is_loopback(host):
-        log.warning("Binding %s: the server is reachable from other machines.", host)
+    check_bind(host, auth=getattr(app, "guard", None) is not None, insecure=insecure)
     # Everything loaded so far (libraries, the model) lives as long as the process: move it
     # out of the collector's sight, or each full collection walks ~200k objects (~90 ms).
     gc.collect()

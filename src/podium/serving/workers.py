@@ -32,7 +32,19 @@ def is_deployment(ws: Workspace, target: str) -> bool:
 
 
 def app_for(target: str, ws: Workspace | None = None, flavor: str | None = None) -> tuple[Any, str]:
-    """The app serving ``target`` (a deployment name or a model URI) and a description."""
+    """The app serving ``target`` (a deployment name or a model URI) and a description;
+    with ``$PODIUM_AUTH`` on, every route but health and the OpenAPI document needs a token."""
+    from podium.auth import Authenticator, auth_required
+    from podium.serving.auth import protect
+
+    app, what = _app_for(target, ws, flavor)
+    if auth_required():
+        protect(app, Authenticator((ws or Workspace.current()).store.tokens))
+        what += ", tokens required"
+    return app, what
+
+
+def _app_for(target: str, ws: Workspace | None, flavor: str | None) -> tuple[Any, str]:
     from podium.registry import Registry
     from podium.serving.app import create_app
     from podium.serving.deployment import create_deployment_app
@@ -82,14 +94,17 @@ def serve_workers(
     *,
     access_log: bool = False,
     flavor: str | None = None,
+    insecure: bool = False,
 ) -> None:
     """Serve ``target`` from ``workers`` processes sharing one listening socket."""
     import uvicorn
 
-    from podium.serving.server import is_loopback, log
+    from podium.auth import auth_required
+    from podium.serving.app import Limits
+    from podium.serving.protocols import uvicorn_options
+    from podium.serving.server import check_bind
 
-    if not is_loopback(host):
-        log.warning("Binding %s: the server is reachable from other machines.", host)
+    check_bind(host, auth=auth_required(), insecure=insecure)  # each worker protects itself
     os.environ[TARGET_ENV] = target
     os.environ[FLAVOR_ENV] = flavor or ""
     uvicorn.run(
@@ -98,7 +113,6 @@ def serve_workers(
         host=host,
         port=port,
         workers=workers,
-        access_log=access_log,
-        log_level="warning",
+        **uvicorn_options(Limits.from_env().max_header_bytes, access_log),
         timeout_graceful_shutdown=5,
     )

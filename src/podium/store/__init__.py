@@ -14,6 +14,7 @@ from podium.store.predictions import PredictionRepo
 from podium.store.retention import RetentionRepo
 from podium.store.runs import RunRepo
 from podium.store.schedules import ScheduleRepo
+from podium.store.tokens import TokenRepo
 
 __all__ = ["MetadataStore"]
 
@@ -41,6 +42,7 @@ class MetadataStore:
         self.predictions = PredictionRepo(self.db)
         self.alerts = AlertRepo(self.db)
         self.loops = LoopRepo(self.db)
+        self.tokens = TokenRepo(self.db)
 
     @property
     def backend(self) -> str:

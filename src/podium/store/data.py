@@ -110,6 +110,11 @@ class DataRepo:
             ids = select(t.run_inputs.c.data_version_id).where(t.run_inputs.c.run_id == run_id)
             return self._versions(conn, DV.c.id.in_(ids))
 
+    def produced_by(self, run_id: str) -> list[DataVersion]:
+        """Data versions registered inside run ``run_id`` (lineage)."""
+        with self.db.read() as conn:
+            return self._versions(conn, DV.c.run_id == run_id)
+
     def runs_reading(self, ref: DataRef) -> list[str]:
         version = self.get(ref)
         with self.db.read() as conn:

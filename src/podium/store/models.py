@@ -47,8 +47,11 @@ class ModelRepo:
         code_version: str | None = None,
         alias: str | None = None,
         created_by: str = "",
+        reference: dict[str, Any] | None = None,
     ) -> ModelVersion:
-        """Create the next version of ``name`` (creating the model if new), atomically."""
+        """Create the next version of ``name`` (creating the model if new), atomically: the
+        version, its flavors, its ``alias`` and its ``reference`` profile record (digest,
+        rows, summary, data_ref) are written in one transaction, or nothing is."""
         check_name(name, "model name")
         if alias is not None:
             check_name(alias, "alias")
@@ -85,6 +88,8 @@ class ModelRepo:
                 self._insert_flavor(conn, version_id, fl, now)
             record = self._versions(conn, V.c.id == version_id)[0]
             audit(conn, "model_version.create", record.uri, None, _summary(record))
+            if reference is not None:
+                self._put_reference(conn, version_id, record.uri, **reference)
             if alias is not None:
                 self._set_alias(conn, model_id, name, alias, number, version_id)
                 record = self._versions(conn, V.c.id == version_id)[0]
@@ -110,20 +115,34 @@ class ModelRepo:
         data_ref: str | None = None,
     ) -> None:
         """Record (or replace) the reference profile monitoring compares this version with."""
-        R = t.model_references
         with self.db.write() as conn:
             vid = self._version_row(conn, name, version)
-            before = conn.execute(select(R.c.digest).where(R.c.version_id == vid)).scalar()
-            conn.execute(delete(R).where(R.c.version_id == vid))
-            values = {"digest": digest, "rows": rows, "summary": summary, "data_ref": data_ref}
-            conn.execute(insert(R).values(version_id=vid, created_at=utcnow(), **values))
-            audit(
-                conn,
-                "model_version.set_reference",
-                f"models:/{name}/{version}",
-                {"digest": before} if before else None,
-                {"digest": digest, "rows": rows, "data_ref": data_ref},
+            self._put_reference(
+                conn, vid, f"models:/{name}/{version}", digest, rows, summary, data_ref
             )
+
+    def _put_reference(
+        self,
+        conn: Connection,
+        vid: int,
+        uri: str,
+        digest: str,
+        rows: int,
+        summary: dict[str, Any],
+        data_ref: str | None = None,
+    ) -> None:
+        R = t.model_references
+        before = conn.execute(select(R.c.digest).where(R.c.version_id == vid)).scalar()
+        conn.execute(delete(R).where(R.c.version_id == vid))
+        values = {"digest": digest, "rows": rows, "summary": summary, "data_ref": data_ref}
+        conn.execute(insert(R).values(version_id=vid, created_at=utcnow(), **values))
+        audit(
+            conn,
+            "model_version.set_reference",
+            uri,
+            {"digest": before} if before else None,
+            {"digest": digest, "rows": rows, "data_ref": data_ref},
+        )
 
     def reference(self, name: str, version: int) -> dict[str, Any] | None:
         """The version's reference profile record (digest, rows, summary), if it has one."""
@@ -200,6 +219,19 @@ class ModelRepo:
         with self.db.read() as conn:
             vid = self._version_row(conn, name, version)
             return self._versions(conn, V.c.id == vid)[0]
+
+    def find_versions(
+        self, *, run_id: str | None = None, data_ref: str | None = None, limit: int = 1000
+    ) -> list[ModelVersion]:
+        """Versions registered by run ``run_id`` and/or naming ``data_ref`` (for lineage)."""
+        conds = [V.c.run_id == run_id] if run_id is not None else []
+        if data_ref is not None:
+            conds.append(V.c.data_ref == data_ref)
+        if not conds:
+            return []
+        where = conds[0] if len(conds) == 1 else conds[0] & conds[1]
+        with self.db.read() as conn:
+            return self._versions(conn, where, limit=limit)
 
     def resolve(self, ref: ModelRef) -> ModelVersion:
         """The version a reference points at (number, alias, or the latest)."""

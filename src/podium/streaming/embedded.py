@@ -106,6 +106,8 @@ class EmbeddedBroker(Broker):
     def consume(
         self, stream: str, group: str, consumer: str, count: int, block_s: float = 1.0
     ) -> list[Message]:
+        check_name(stream, "stream name")
+        check_name(group, "consumer group name")
         if count < 1:
             raise ValidationError("count must be at least 1.", field="count")
         deadline = time.monotonic() + block_s

@@ -81,6 +81,7 @@ class NatsBroker(Broker):
     async def _stream(self, stream: str) -> None:
         if stream in self.streams:
             return
+        check_name(stream, "stream name")  # a subject like 'a.>' would capture others
         from nats.js.errors import NotFoundError
 
         try:
@@ -92,6 +93,7 @@ class NatsBroker(Broker):
     async def _sub(self, stream: str, group: str) -> Any:
         key = (stream, group)
         if key not in self.subs:
+            check_name(group, "consumer group name")
             from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
             await self._stream(stream)

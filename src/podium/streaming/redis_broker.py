@@ -64,6 +64,8 @@ class RedisBroker(Broker):
     def _group(self, stream: str, group: str) -> None:
         if (stream, group) in self._groups:
             return
+        check_name(stream, "stream name")
+        check_name(group, "consumer group name")
         import redis
 
         try:

@@ -27,6 +27,7 @@ from typing import Any
 import orjson
 
 from podium.core.errors import PodiumError
+from podium.core.names import check_name
 from podium.registry import Predictor
 from podium.streaming.base import Broker, Message
 
@@ -75,9 +76,10 @@ class StreamScorer:
     ) -> None:
         self.broker_factory = broker_factory  # one connection per worker thread
         self.predictor = predictor
-        self.in_stream, self.out_stream = in_stream, out_stream
-        self.dead_stream = dead_stream or f"{in_stream}.dead"
-        self.group = group
+        self.in_stream = check_name(in_stream, "input stream name")
+        self.out_stream = check_name(out_stream, "output stream name")
+        self.dead_stream = check_name(dead_stream or f"{in_stream}.dead", "dead-letter stream name")
+        self.group = check_name(group, "consumer group name")
         self.batch = batch
         self.max_wait_s = max_wait_ms / 1000
         self.concurrency = concurrency

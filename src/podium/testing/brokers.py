@@ -14,6 +14,9 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
+from podium.core.errors import InvalidNameError
 from podium.streaming import Broker
 
 
@@ -96,3 +99,12 @@ class BrokerConformance:
         assert broker.size(stream) == 0 and broker.last(stream, 5) == []
         broker.publish(stream, [b"1", b"2"])
         assert broker.size(stream) == 2
+
+    def test_unsafe_stream_and_group_names_are_refused(self, broker: Broker, stream: str) -> None:
+        for bad in ("../x", "/abs", "a\x00b", "..\\x", "orders.>", "a b", ""):
+            with pytest.raises(InvalidNameError):
+                broker.publish(bad, [b"1"])
+            with pytest.raises(InvalidNameError):
+                broker.consume(bad, "g", "c", 1, block_s=0)
+            with pytest.raises(InvalidNameError):
+                broker.consume(stream, bad, "c", 1, block_s=0)
