@@ -50,7 +50,7 @@ def build(
             out.print(f"{verify}: {n} files match their sha256 ({escape(b.uri)}).")
         return
     if target is None or out_ is None:
-        raise typer.BadParameter("Usage: podium build TARGET --out DIR (or --verify DIR).")
+        raise typer.BadParameter("podium build needs TARGET and --out DIR (or --verify DIR).")
     docker = docker or image is not None
     result = bundles.build(
         Workspace.current(),

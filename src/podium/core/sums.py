@@ -44,9 +44,8 @@ def verify_sums(folder: Path) -> int:
     links = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_symlink())
     if links:
         raise IntegrityError(
-            f"{folder}: {links[0]} is a symbolic link"
-            + (f" (and {len(links) - 1} more)" if len(links) > 1 else "")
-            + "; a bundle holds plain files only, and a link can lead outside it.",
+            f"{folder}: {_first(links)} is a symbolic link; a bundle holds plain files only, "
+            "and a link can lead outside it.",
             hint="Rebuild it with `podium build`; copy a bundle as files (cp -rL), not links.",
         )
     listed: dict[str, str] = {}
@@ -72,9 +71,12 @@ def verify_sums(folder: Path) -> int:
     extra = sorted(present - set(listed))
     if extra:
         raise IntegrityError(
-            f"{folder}: {extra[0]} is not listed in {SUMS}"
-            + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else "")
-            + ": something was added.",
+            f"{folder}: {_first(extra)} is not listed in {SUMS}: something was added.",
             hint="Remove it, or rebuild the bundle.",
         )
     return len(listed)
+
+
+def _first(names: list[str]) -> str:
+    """The first name, and how many more there are."""
+    return names[0] + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")

@@ -43,6 +43,7 @@ from podium.core.records import ModelVersion
 from podium.core.signature import Signature
 from podium.interop import mlflow_format as fmt
 from podium.registry import Predictor, Registry
+from podium.registry.registry import predict_example
 from podium.workspace import Workspace
 
 log = logging.getLogger("podium.interop")
@@ -247,16 +248,13 @@ def _predictor_or_error(model: Any, where: str) -> Any:
 def _with_outputs(model: Any, sig: Signature, example: Any, where: str) -> Signature:
     """MLflow's input columns, with the output type of the model's own predictions (which
     also proves the model predicts on its example before anything is stored)."""
-    try:
-        predictions = Predictor(model, sig).predict(example)
-    except ValidationError:
-        raise
-    except Exception as exc:
-        raise ValidationError(
-            f"The model failed to predict on its input example: {type(exc).__name__}: {exc}.",
-            field=where,
-            hint="The example, signature and model in the folder must belong together.",
-        ) from None
+    predictions = predict_example(
+        model,
+        sig,
+        example,
+        field=where,
+        hint="The example, signature and model in the folder must belong together.",
+    )
     outputs = Signature.infer(example.head(1), output=predictions).outputs
     return Signature(sig.inputs, outputs, sig.named_columns)
 

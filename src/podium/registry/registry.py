@@ -244,17 +244,29 @@ def _signature(signature: Any, example: Any, model: Any) -> Signature | None:
         return None
     head = _head(example)
     sig = Signature.infer(head)
+    out = predict_example(
+        model,
+        sig,
+        head,
+        field="input_example",
+        hint="Pass an input example the model was trained on (a few rows of X).",
+    )
+    return Signature.infer(head, output=out)
+
+
+def predict_example(model: Any, sig: Signature, example: Any, *, field: str, hint: str) -> Any:
+    """``model``'s predictions on ``example``; a model that cannot predict on its own
+    example is a :class:`ValidationError` naming ``field``, never a traceback."""
     try:
-        out = Predictor(model, sig).predict(head)
+        return Predictor(model, sig).predict(example)
     except ValidationError:
         raise
     except Exception as exc:
         raise ValidationError(
             f"The model failed to predict on its input example: {type(exc).__name__}: {exc}.",
-            field="input_example",
-            hint="Pass an input example the model was trained on (a few rows of X).",
+            field=field,
+            hint=hint,
         ) from exc
-    return Signature.infer(head, output=out)
 
 
 def _example(example: Any, sig: Signature | None) -> dict[str, Any] | None:
