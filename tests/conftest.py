@@ -111,3 +111,26 @@ def trained() -> Trained:
     X, y = load_breast_cancer(return_X_y=True, as_frame=True)
     model = Pipeline([("s", StandardScaler()), ("c", LogisticRegression(max_iter=1000))])
     return Trained(model.fit(X, y), X, y)
+
+
+@pytest.fixture(params=["local", "remote"])
+def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test's CLI commands against the local store, then again through a control API
+    server (``podium server``) on loopback over the same store, with ``PODIUM_URL`` set.
+
+    List it after the fixtures that fill the store: it starts the server over the store the
+    environment names at that moment.
+    """
+    if request.param == "local":
+        yield "local"
+        return
+    from podium.api import create_control_app
+    from podium.serving.server import start_in_thread
+
+    server = start_in_thread(create_control_app(Workspace.current()))
+    monkeypatch.setenv("PODIUM_URL", server.url)
+    try:
+        yield "remote"
+    finally:
+        monkeypatch.delenv("PODIUM_URL")
+        server.stop()

@@ -51,6 +51,11 @@ class Workspace:
         """The workspace of the running pipeline, else :meth:`default`."""
         return _current.get() or cls.default()
 
+    @staticmethod
+    def activated() -> Workspace | None:
+        """The workspace a running pipeline activated, else None."""
+        return _current.get()
+
     def activate(self) -> object:
         """Make this the current workspace; pass the token to :meth:`deactivate`."""
         return _current.set(self)

@@ -32,7 +32,7 @@ def registered(workspace: Workspace, trained: Trained) -> Workspace:
     return workspace
 
 
-def test_models_list_and_show_as_json(registered: Workspace) -> None:
+def test_models_list_and_show_as_json(registered: Workspace, both_ways: str) -> None:
     r = runner.invoke(app, ["models", "list", "--json"])
     assert r.exit_code == 0, r.output
     [model] = json.loads(r.stdout)
@@ -47,13 +47,13 @@ def test_models_list_and_show_as_json(registered: Workspace) -> None:
     assert json.loads(r.stdout)["version"] == 1
 
 
-def test_models_show_renders_a_table(registered: Workspace) -> None:
+def test_models_show_renders_a_table(registered: Workspace, both_ways: str) -> None:
     r = runner.invoke(app, ["models", "show", "models:/cancer/2"], env={"COLUMNS": "160"})
     assert r.exit_code == 0
     assert "models:/cancer/2" in r.stdout and "accuracy=0.9" in r.stdout
 
 
-def test_alias_set_move_and_delete(registered: Workspace) -> None:
+def test_alias_set_move_and_delete(registered: Workspace, both_ways: str) -> None:
     r = runner.invoke(app, ["models", "alias", "cancer", "champion", "2"])
     assert r.exit_code == 0 and "version 2" in r.stdout
     assert podium.Client().get_model("cancer").aliases == {"champion": 2}
@@ -85,7 +85,7 @@ def test_alias_set_move_and_delete(registered: Workspace) -> None:
     ],
 )
 def test_user_mistakes_print_an_error_and_a_hint_and_exit_1(
-    registered: Workspace, args: list[str], message: str, hint: str
+    registered: Workspace, args: list[str], message: str, hint: str, both_ways: str
 ) -> None:
     r = runner.invoke(app, args)
     assert r.exit_code == 1
@@ -95,7 +95,7 @@ def test_user_mistakes_print_an_error_and_a_hint_and_exit_1(
     )
 
 
-def test_runs_list_and_show(workspace: Workspace) -> None:
+def test_runs_list_and_show(workspace: Workspace, both_ways: str) -> None:
     from tests.pipelines.test_pipelines import sums
 
     result = sums.run(n=4)
@@ -108,7 +108,7 @@ def test_runs_list_and_show(workspace: Workspace) -> None:
     assert "succeeded" in r.stdout and "make_frame" in r.stdout
 
 
-def test_empty_workspace_says_what_to_do(sqlite_workspace: Workspace) -> None:
+def test_empty_workspace_says_what_to_do(sqlite_workspace: Workspace, both_ways: str) -> None:
     r = runner.invoke(app, ["models", "list"])
     assert "podium quickstart" in r.stdout
 

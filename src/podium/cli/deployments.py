@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from podium.cli.render import out, print_json, table
-from podium.workspace import Workspace
+from podium.client import Client
 
 app = typer.Typer(help="Deployments: desired state, status and history.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -23,17 +23,15 @@ def deploy(
     json_: JsonOpt = False,
 ) -> None:
     """Apply a deployment file, or deploy one model version: `podium deploy -f canary.yaml`."""
-    from podium.deploy import apply, deploy_model
-
-    ws = Workspace.current()
+    client = Client()
     if (file is None) == (model_uri is None):
         raise typer.BadParameter("give either -f FILE or MODEL_URI --name NAME.")
     if file is not None:
-        dep = apply(ws, file)
+        dep = client.deploy(file)
     else:
         if name is None:
             raise typer.BadParameter("deploying MODEL_URI needs --name NAME.")
-        dep = deploy_model(ws, model_uri or "", name)
+        dep = client.deploy_model(model_uri or "", name)
     if json_:
         print_json(dep.to_dict())
         return
@@ -46,7 +44,7 @@ def deploy(
 @app.command("list")
 def list_deployments(json_: JsonOpt = False) -> None:
     """List deployments."""
-    items = Workspace.current().store.deployments.all()
+    items = Client().list_deployments()
     if json_:
         print_json([d.to_dict() for d in items])
         return
@@ -79,9 +77,7 @@ def status(
     json_: JsonOpt = False,
 ) -> None:
     """Variants and their figures, the A/B test, shadows, bandit and workers at a glance."""
-    from podium.deploy.report import summary
-
-    s = summary(Workspace.current(), name, window=window)
+    s = Client().deployment_status(name, window=window)
     if json_:
         print_json(s)
         return
@@ -160,7 +156,7 @@ def _ms(value: float | None) -> str:
 @app.command("history")
 def history(name: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> None:
     """Every change of a deployment, newest first."""
-    events = Workspace.current().store.deployments.history(name)
+    events = Client().deployment_history(name)
     if json_:
         print_json([e.to_dict() for e in events])
         return
@@ -174,32 +170,28 @@ def history(name: Annotated[str, typer.Argument()], json_: JsonOpt = False) -> N
 @app.command("pause")
 def pause(name: Annotated[str, typer.Argument()]) -> None:
     """Pause a deployment's rollout (traffic stays as it is)."""
-    Workspace.current().store.deployments.set_status(name, "paused")
+    Client().pause(name)
     out.print(f"Deployment {name!r} paused.")
 
 
 @app.command("resume")
 def resume(name: Annotated[str, typer.Argument()]) -> None:
     """Resume a paused rollout."""
-    Workspace.current().store.deployments.set_status(name, "active")
+    Client().resume(name)
     out.print(f"Deployment {name!r} resumed.")
 
 
 @app.command("promote")
 def promote(name: Annotated[str, typer.Argument()]) -> None:
     """Blue-green: switch all traffic to the idle colour. Canary: the candidate takes 100%."""
-    from podium.deploy import promote as do_promote
-
-    dep = do_promote(Workspace.current(), name)
+    dep = Client().promote(name)
     out.print(f"Deployment {name!r} promoted: {dep.state}.")
 
 
 @app.command("rollback")
 def rollback(name: Annotated[str, typer.Argument()]) -> None:
     """Blue-green: back to the previous colour at once. Canary: the candidate gets 0%."""
-    from podium.deploy import rollback as do_rollback
-
-    dep = do_rollback(Workspace.current(), name)
+    dep = Client().rollback(name)
     out.print(f"Deployment {name!r} rolled back: {dep.state}.")
 
 
@@ -209,7 +201,6 @@ def traffic(
 ) -> None:
     """Change traffic shares: `podium traffic churn-ab a=50 b=50`."""
     from podium.core.errors import ValidationError
-    from podium.deploy import set_traffic
 
     parsed: dict[str, float] = {}
     for item in shares:
@@ -224,7 +215,7 @@ def traffic(
                 field="shares",
                 hint="E.g. podium traffic churn candidate=25.",
             )
-    dep = set_traffic(Workspace.current(), name, parsed)
+    dep = Client().set_traffic(name, parsed)
     out.print(f"Traffic of {name!r} set: {dep.state}.")
 
 
@@ -236,6 +227,7 @@ def controller(
     import signal
 
     from podium.deploy.controller import Controller, tick
+    from podium.workspace import Workspace
 
     ws = Workspace.current()
     if once:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from podium.cli.render import out, print_json, table
-from podium.workspace import Workspace
+from podium.client import Client
 
 app = typer.Typer(
     help="Feature flags of a 'flags' deployment, changed at run time.", no_args_is_help=True
@@ -15,10 +15,7 @@ app = typer.Typer(
 
 
 def _flags(deployment: str) -> list[dict[str, Any]]:
-    from podium.rollout.state import effective_flags
-
-    dep = Workspace.current().store.deployments.get(deployment)
-    return effective_flags(dep.spec, dep.state)
+    return Client().flags(deployment)
 
 
 @app.command("list")
@@ -74,9 +71,5 @@ def set_flag(
     kill: Annotated[bool | None, typer.Option("--kill/--revive", help="Kill switch.")] = None,
 ) -> None:
     """Change a flag: `podium flags set churn-flags next-model-eu --percent 50` or `--kill`."""
-    from podium.deploy import set_flag as apply_flag
-
-    dep = apply_flag(
-        Workspace.current(), deployment, flag, enabled=enabled, percent=percent, kill=kill
-    )
+    dep = Client().set_flag(deployment, flag, enabled=enabled, percent=percent, kill=kill)
     out.print(f"Flag {flag!r} of {deployment!r}: {dep.state['flags'][flag]}.")

@@ -28,6 +28,7 @@ from podium.cli import (
     retention,
     runs,
     schedules,
+    server,
     stream,
     tokens,
 )
@@ -81,6 +82,7 @@ app.add_typer(interop.import_app, name="import")
 app.add_typer(edge.app, name="edge")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")
+app.command("server")(server.server)
 
 
 def _version(value: bool) -> None:
@@ -91,6 +93,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     home: Annotated[
         Path | None,
         typer.Option("--home", envvar="PODIUM_HOME", help="Workspace folder (default ./.podium)."),
@@ -102,6 +105,8 @@ def main(
     if home is not None:
         os.environ["PODIUM_HOME"] = str(home)
     setup_logging()
+    if ctx.invoked_subcommand in server.LOCAL_ONLY:
+        server.local_only(ctx.invoked_subcommand)
 
 
 @app.command()

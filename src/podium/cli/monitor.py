@@ -40,7 +40,7 @@ def status(
     if not snaps:
         out.print("No deployment yet. Create one with `podium deploy -f FILE.yaml`.")
         return
-    loops = {r["deployment"]: r["phase"] for r in client.workspace.store.loops.all()}
+    loops = {r["deployment"]: r["phase"] for r in client.retraining_loops()}
     if name is not None:
         _detail(snaps[0], loops.get(name), client.alerts(name, limit=5))
         return
@@ -150,9 +150,12 @@ def monitor(
         return
     import signal
 
+    from podium.cli.server import local_only
     from podium.watch import Monitor
+    from podium.workspace import Workspace
 
-    m = Monitor(Client().workspace, names=deployment, interval=interval, background=not once)
+    local_only("monitor")
+    m = Monitor(Workspace.current(), names=deployment, interval=interval, background=not once)
     if once:
         result = m.once()
         if json_:

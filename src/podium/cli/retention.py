@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from podium.cli.render import out, print_json, table
-from podium.workspace import Workspace
+from podium.client import Client
 
 app = typer.Typer(
     help="Retention policies for runs, model versions and prediction logs.", no_args_is_help=True
@@ -26,9 +26,9 @@ def set_policy(
     from podium.pipelines.schedules import parse_every
 
     seconds = parse_every(max_age) if max_age is not None else None
-    p = Workspace.current().store.retention.put(kind, name, keep_last=keep_last, max_age_s=seconds)
+    p = Client().set_retention(kind, name, keep_last=keep_last, max_age_s=seconds)
     out.print(
-        f"Retention for {p.kind} {p.name!r}: keep last {p.keep_last or '-'}, "
+        f"Retention for {p['kind']} {p['name']!r}: keep last {p['keep_last'] or '-'}, "
         f"max age {max_age or '-'}. `podium gc --dry-run` shows what would go."
     )
 
@@ -36,14 +36,14 @@ def set_policy(
 @app.command("list")
 def list_policies(json_: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List retention policies."""
-    items = Workspace.current().store.retention.all()
+    items = Client().retention_policies()
     if json_:
-        print_json([p.__dict__ for p in items])
+        print_json(items)
         return
     table(
         None,
         ["kind", "name", "keep last", "max age s"],
-        [[p.kind, p.name, p.keep_last, p.max_age_s] for p in items],
+        [[p["kind"], p["name"], p["keep_last"], p["max_age_s"]] for p in items],
     )
 
 
@@ -53,7 +53,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="Pipeline or model name.")],
 ) -> None:
     """Remove a retention policy (nothing of that pipeline, model or log expires any more)."""
-    Workspace.current().store.retention.remove(kind, name)
+    Client().remove_retention(kind, name)
     out.print(f"Retention policy for {kind} {name!r} removed.")
 
 
@@ -64,6 +64,7 @@ def gc(
     """Delete expired runs, versions and logged predictions, and unreferenced blobs (never an
     aliased version)."""
     from podium.pipelines.retention import gc as collect
+    from podium.workspace import Workspace
 
     plan = collect(Workspace.current(), dry_run=dry_run)
     if json_:

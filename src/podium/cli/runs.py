@@ -65,8 +65,10 @@ def resume(
 ) -> None:
     """Re-run the failed and not-yet-run steps of a run, reusing the outputs it stored."""
     from podium.cli.pipelines import run_live
+    from podium.cli.server import local_only
     from podium.pipelines import resume_run
 
+    local_only("runs resume")
     run = Client().get_run(run_id)
     run_live(
         [s.name for s in run.steps],

@@ -9,6 +9,7 @@ import typer
 
 from podium.cli.pipelines import parse_params
 from podium.cli.render import err, out, print_json, table
+from podium.client import Client
 from podium.workspace import Workspace
 
 app = typer.Typer(help="Cron and interval schedules of pipelines.", no_args_is_help=True)
@@ -44,13 +45,10 @@ def add(
     json_: JsonOpt = False,
 ) -> None:
     """Schedule a pipeline on a clock or an event; `podium scheduler` fires it."""
-    from podium.pipelines.schedules import add_schedule
-
     if on_data is not None and on_event is not None:
         raise typer.BadParameter("give --on-data or --on-event, not both.")
     event = f"data:{on_data}" if on_data is not None else on_event
-    s = add_schedule(
-        Workspace.current(),
+    s = Client().add_schedule(
         pipeline_ref,
         name=name,
         cron=cron,
@@ -86,16 +84,14 @@ def emit(
     ] = None,
 ) -> None:
     """Emit an event: schedules added with --on-event EVENT fire once for it."""
-    from podium.pipelines.schedules import emit_event
-
-    e = emit_event(Workspace.current(), event, parse_params(param or []))
+    e = Client().emit_event(event, parse_params(param or []))
     out.print(f"Event {e.name!r} #{e.id} emitted; `podium scheduler` fires what listens to it.")
 
 
 @app.command("list")
 def list_schedules(json_: JsonOpt = False) -> None:
     """List schedules with their next fire time."""
-    items = Workspace.current().store.schedules.all()
+    items = Client().list_schedules()
     if json_:
         print_json([s.to_dict() for s in items])
         return
@@ -127,9 +123,7 @@ def fires(
     name: Annotated[str, typer.Argument(help="Schedule name.")], json_: JsonOpt = False
 ) -> None:
     """Show a schedule's fires: when, what happened, which run."""
-    repo = Workspace.current().store.schedules
-    repo.get(name)
-    items = repo.fires(name)
+    items = Client().schedule_fires(name)
     if json_:
         print_json([f.to_dict() for f in items])
         return
@@ -143,23 +137,21 @@ def fires(
 @app.command("pause")
 def pause(name: Annotated[str, typer.Argument(help="Schedule name.")]) -> None:
     """Stop firing a schedule until it is resumed."""
-    Workspace.current().store.schedules.set_paused(name, True)
+    Client().pause_schedule(name)
     out.print(f"Schedule {name!r} paused.")
 
 
 @app.command("resume")
 def resume(name: Annotated[str, typer.Argument(help="Schedule name.")]) -> None:
     """Fire a paused schedule again, from its next fire time after now."""
-    from podium.pipelines.schedules import resume_schedule
-
-    s = resume_schedule(Workspace.current(), name)
+    s = Client().resume_schedule(name)
     out.print(f"Schedule {name!r} resumed; next fire {s.next_fire_at:%Y-%m-%d %H:%M:%S} UTC.")
 
 
 @app.command("remove")
 def remove(name: Annotated[str, typer.Argument(help="Schedule name.")]) -> None:
     """Delete a schedule and its fire history."""
-    Workspace.current().store.schedules.remove(name)
+    Client().remove_schedule(name)
     out.print(f"Schedule {name!r} removed.")
 
 

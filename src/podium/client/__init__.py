@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from podium import deploy
 from podium.core.errors import PodiumError
@@ -16,9 +17,12 @@ from podium.core.records import (
     DataVersion,
     Deployment,
     DeploymentEvent,
+    Event,
     Model,
     ModelVersion,
     Run,
+    Schedule,
+    ScheduleFire,
 )
 from podium.core.settings import Settings
 from podium.core.signature import Signature
@@ -33,6 +37,8 @@ from podium.workspace import Workspace
 
 __all__ = ["Client"]
 
+URL_ENV = "PODIUM_URL"  # a `podium server` to talk to instead of a local store
+
 log = logging.getLogger("podium")
 
 
@@ -45,6 +51,20 @@ class Client:
     >>> client.list_models()
     []
     """
+
+    def __new__(cls, settings: Settings | None = None, *, home: str | Path | None = None) -> Client:
+        # $PODIUM_URL points the same API at a `podium server`; inside a pipeline run, and
+        # with explicit settings or home, the store is local.
+        if (
+            settings is None
+            and home is None
+            and os.environ.get(URL_ENV)
+            and Workspace.activated() is None
+        ):
+            from podium.client.remote import RemoteClient
+
+            return cast(Client, RemoteClient())
+        return super().__new__(cls)
 
     def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
         if home is not None:
@@ -163,9 +183,12 @@ class Client:
         return moves
 
     # -- data --------------------------------------------------------------------------------
-    def register_data(self, source: Any, name: str, *, format: str | None = None) -> DataVersion:
-        """Register a file, URL or DataFrame as a version of dataset ``name``."""
-        return register_data(source, name, format=format, workspace=self.workspace)
+    def register_data(
+        self, source: Any, name: str, *, format: str | None = None, label: str | None = None
+    ) -> DataVersion:
+        """Register a file, URL or DataFrame as a version of dataset ``name`` (``label`` is
+        recorded as its source instead of ``source``)."""
+        return register_data(source, name, format=format, workspace=self.workspace, label=label)
 
     def load_data(self, ref: str) -> Any:
         return load_data(ref, workspace=self.workspace)
@@ -211,6 +234,24 @@ class Client:
             pipeline=pipeline, status=status, limit=limit, offset=offset
         )
 
+    def pipelines(self) -> list[dict[str, Any]]:
+        """Every pipeline that has run or is scheduled: runs so far, newest run, schedules."""
+        ran = self.workspace.store.runs.pipelines()
+        scheduled: dict[str, list[str]] = {}
+        for s in self.list_schedules():
+            key = s.pipeline_ref.rpartition(":")[2] or s.pipeline_ref
+            scheduled.setdefault(key, []).append(s.name)
+        names = sorted(set(ran) | set(scheduled))
+        return [
+            {
+                "pipeline": n,
+                "runs": ran[n][0] if n in ran else 0,
+                "last_run": self.get_run(ran[n][1]) if n in ran else None,
+                "schedules": scheduled.get(n, []),
+            }
+            for n in names
+        ]
+
     def recover_crashed_runs(self) -> list[str]:
         """Mark runs whose process died (no heartbeat) as ``crashed``; return their ids."""
         return recover_crashed(self.workspace)
@@ -220,6 +261,79 @@ class Client:
 
     def load_artifact(self, artifact_id: str) -> Any:
         return load_artifact(artifact_id, self.workspace)
+
+    # -- schedules and events ----------------------------------------------------------------
+    def add_schedule(
+        self,
+        pipeline_ref: str,
+        *,
+        name: str | None = None,
+        cron: str | None = None,
+        every: str | None = None,
+        on_event: str | None = None,
+        params: dict[str, Any] | None = None,
+        missed: str = "skip",
+        overlap: str = "skip",
+        max_concurrent: int = 1,
+    ) -> Schedule:
+        """Schedule ``pipeline_ref`` (``module:function`` or ``file.py:function``) on a cron,
+        an interval (``every="1h"``) or an event; ``podium scheduler`` fires it."""
+        from podium.pipelines.schedules import add_schedule
+
+        return add_schedule(
+            self.workspace,
+            pipeline_ref,
+            name=name,
+            cron=cron,
+            every=every,
+            on_event=on_event,
+            params=params,
+            missed=missed,
+            overlap=overlap,
+            max_concurrent=max_concurrent,
+        )
+
+    def list_schedules(self) -> list[Schedule]:
+        return self.workspace.store.schedules.all()
+
+    def schedule_fires(self, name: str) -> list[ScheduleFire]:
+        """When ``name`` fired, what happened, and which run it started; newest first."""
+        repo = self.workspace.store.schedules
+        repo.get(name)  # an unknown schedule is an error, not an empty list
+        return repo.fires(name)
+
+    def pause_schedule(self, name: str) -> Schedule:
+        return self.workspace.store.schedules.set_paused(name, True)
+
+    def resume_schedule(self, name: str) -> Schedule:
+        """Fire ``name`` again, from its next fire time after now."""
+        from podium.pipelines.schedules import resume_schedule
+
+        return resume_schedule(self.workspace, name)
+
+    def remove_schedule(self, name: str) -> None:
+        self.workspace.store.schedules.remove(name)
+
+    def emit_event(self, name: str, payload: dict[str, Any] | None = None) -> Event:
+        """Emit an event: schedules added with ``on_event=name`` fire once for it."""
+        from podium.pipelines.schedules import emit_event
+
+        return emit_event(self.workspace, name, payload)
+
+    # -- retention ---------------------------------------------------------------------------
+    def set_retention(
+        self, kind: str, name: str, *, keep_last: int | None = None, max_age_s: float | None = None
+    ) -> dict[str, Any]:
+        """Keep the newest ``keep_last`` and/or expire older than ``max_age_s`` of a pipeline's
+        runs, a model's versions or a deployment's prediction log; ``podium gc`` deletes."""
+        p = self.workspace.store.retention.put(kind, name, keep_last=keep_last, max_age_s=max_age_s)
+        return dict(p.__dict__)
+
+    def retention_policies(self) -> list[dict[str, Any]]:
+        return [dict(p.__dict__) for p in self.workspace.store.retention.all()]
+
+    def remove_retention(self, kind: str, name: str) -> None:
+        self.workspace.store.retention.remove(kind, name)
 
     # -- deployments -------------------------------------------------------------------------
     def deploy(self, source: DeploymentSpec | dict[str, Any] | str | Path) -> Deployment:
@@ -263,6 +377,13 @@ class Client:
         """Traffic shares in percent, e.g. ``{"candidate": 25}``."""
         return deploy.set_traffic(self.workspace, name, shares)
 
+    def flags(self, name: str) -> list[dict[str, Any]]:
+        """The flags of deployment ``name`` as they apply now (spec plus run-time changes)."""
+        from podium.rollout.state import effective_flags
+
+        dep = self.get_deployment(name)
+        return effective_flags(dep.spec, dep.state)
+
     def set_flag(
         self,
         name: str,
@@ -294,6 +415,10 @@ class Client:
         from podium.watch.report import build
 
         return build(self.workspace, name, _window(rows, minutes))
+
+    def retraining_loops(self) -> list[dict[str, Any]]:
+        """The retraining loop of each watched deployment: its phase and last figures."""
+        return self.workspace.store.loops.all()
 
     def alerts(self, deployment: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
         """Fired alerts, newest first."""

@@ -8,6 +8,9 @@ import os
 from contextvars import ContextVar
 
 actor_var: ContextVar[str | None] = ContextVar("podium_actor", default=None)
+# The caller's role when a server admitted it by token; None: direct access to the store,
+# which counts as admin (whoever holds the store holds the keys).
+role_var: ContextVar[str | None] = ContextVar("podium_role", default=None)
 run_id_var: ContextVar[str | None] = ContextVar("podium_run_id", default=None)
 request_id_var: ContextVar[str | None] = ContextVar("podium_request_id", default=None)
 step_var: ContextVar[str | None] = ContextVar("podium_step", default=None)

@@ -199,3 +199,36 @@ def http_status(error: PodiumError) -> int:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
     return 500
+
+
+def error_from_dict(body: dict[str, Any], status: int) -> PodiumError:
+    """The error a podium server answered with (:meth:`PodiumError.to_dict`), raised again
+    on the client as the same class, so a remote mistake reads exactly like a local one."""
+    wanted = body.get("type")
+    cls: type[PodiumError] = next(
+        (c for c in _subclasses(PodiumError) if c.__name__ == wanted),
+        next((c for c, code in HTTP_STATUS.items() if code == status), PodiumError),
+    )
+    err = cls.__new__(cls)
+    PodiumError.__init__(err, str(body.get("error") or f"HTTP {status}"), hint=body.get("hint"))
+    for key in ("field", "required_role"):  # the extra attributes of some classes
+        if key in body:
+            setattr(err, key, body[key])
+    if isinstance(err, ValidationError) and not hasattr(err, "field"):
+        err.field = None
+    limit = body.get("limit") if isinstance(body.get("limit"), dict) else None
+    if isinstance(err, PayloadTooLargeError):
+        err.limit = (limit["name"], limit["value"]) if limit else None
+    if isinstance(err, RateLimitedError):
+        err.limit = str(limit["value"]) if limit else ""
+        err.retry_after = float(body.get("retry_after") or 0)
+    if isinstance(err, AuthenticationError) and not hasattr(err, "required_role"):
+        err.required_role = ""
+    return err
+
+
+def _subclasses(cls: type[PodiumError]) -> list[type[PodiumError]]:
+    out = [cls]
+    for sub in cls.__subclasses__():
+        out += _subclasses(sub)
+    return out

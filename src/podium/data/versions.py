@@ -27,11 +27,17 @@ FORMATS = {
 
 
 def register_data(
-    source: Any, name: str, *, format: str | None = None, workspace: Workspace | None = None
+    source: Any,
+    name: str,
+    *,
+    format: str | None = None,
+    workspace: Workspace | None = None,
+    label: str | None = None,
 ) -> DataVersion:
     """Register ``source`` (a path, an fsspec URL, or a DataFrame) as a version of ``name``.
 
     Identical content is the same version: registering it again returns that version.
+    ``label`` is recorded as the source instead of ``source`` (an upload's original path).
 
     >>> dv = register_data("data/churn.csv", "churn")  # doctest: +SKIP
     >>> dv.uri, dv.rows  # doctest: +SKIP
@@ -58,7 +64,7 @@ def register_data(
         digest = ws.artifacts.put_file(path)
         frame = _read(path, fmt, text)
         size = path.stat().st_size
-    return _record(ws, name, digest, fmt, text, size, frame)
+    return _record(ws, name, digest, fmt, label or text, size, frame)
 
 
 def read_table(source: str | Path, *, format: str | None = None) -> Any:

@@ -59,7 +59,7 @@ class LineageEdge:
     walk: str = field(default="downstream", compare=False)  # which walk found it
 
     def to_dict(self) -> dict[str, str]:
-        out = {"from": self.source, "to": self.target, "kind": self.kind}
+        out = {"from": self.source, "to": self.target, "kind": self.kind, "walk": self.walk}
         if self.variant is not None:
             out["variant"] = self.variant
         return out
@@ -90,6 +90,18 @@ class Lineage:
             for e in self.edges
             if e.source == node_id and e.walk == "downstream"
         ]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Lineage:
+        """The lineage :meth:`to_dict` wrote (as the control API sends it)."""
+        nodes = {n["id"]: LineageNode(n["id"], n["kind"], n["label"]) for n in data["nodes"]}
+        edges = tuple(
+            LineageEdge(
+                e["from"], e["to"], e["kind"], e.get("variant"), e.get("walk", "downstream")
+            )
+            for e in data["edges"]
+        )
+        return cls(data["root"], data["direction"], data["depth"], nodes, edges)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from podium.core.clock import new_id, utcnow
 from podium.core.errors import NotFoundError
@@ -181,6 +181,22 @@ class RunRepo:
             q = q.where(R.c.status == status)
         with self.db.read() as conn:
             return [_run(r) for r in conn.execute(q)]
+
+    def pipelines(self) -> dict[str, tuple[int, str]]:
+        """Each pipeline that has run: its number of runs and the id of its newest run."""
+        newest = func.max(R.c.created_at).label("newest")
+        q = select(R.c.pipeline, func.count().label("n"), newest).group_by(R.c.pipeline)
+        out: dict[str, tuple[int, str]] = {}
+        with self.db.read() as conn:
+            for name, n, at in conn.execute(q).all():
+                last = conn.execute(
+                    select(R.c.id)
+                    .where((R.c.pipeline == name) & (R.c.created_at == at))
+                    .order_by(R.c.id.desc())
+                    .limit(1)
+                ).scalar_one()
+                out[name] = (int(n), last)
+        return out
 
     def add_artifact(
         self,

@@ -1,0 +1,88 @@
+"""``podium server``: the control API, and the guard that keeps store-only commands local."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated
+
+import typer
+
+from podium.cli.render import err
+from podium.core.errors import ConfigError
+
+URL_ENV = "PODIUM_URL"
+# Commands that work on a store they open themselves: models are trained, loaded, served
+# and packaged where their blobs are. With $PODIUM_URL set they refuse rather than quietly
+# use some other local store.
+LOCAL_ONLY = frozenset(
+    {
+        "run",
+        "check",
+        "serve",
+        "server",
+        "controller",
+        "gc",
+        "scheduler",
+        "batch",
+        "export",
+        "stream",
+        "build",
+        "env",
+        "k8s",
+        "import",
+        "edge",
+        "quickstart",
+        "demo",
+    }
+)
+
+
+def local_only(command: str) -> None:
+    """Refuse ``command`` when ``$PODIUM_URL`` points this shell at a server."""
+    url = os.environ.get(URL_ENV)
+    if url:
+        raise ConfigError(
+            f"`podium {command}` works on a store it opens itself, and {URL_ENV} points this "
+            f"shell at the podium server at {url}.",
+            hint=f"Run it where the store is, or without the server: "
+            f"`env -u {URL_ENV} podium {command} ...`.",
+        )
+
+
+def server(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8700,
+    auth: Annotated[
+        bool,
+        typer.Option("--auth", help="Require API tokens (`podium tokens`) on every route."),
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback --host without --auth.")
+    ] = False,
+    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+) -> None:
+    """Serve the control API (REST over everything the CLI does) for PODIUM_URL clients."""
+    from podium.api import create_control_app
+    from podium.auth import auth_required
+    from podium.serving import serve as run_server
+    from podium.serving.server import check_bind
+    from podium.workspace import Workspace
+
+    auth = auth or auth_required()
+    check_bind(host, auth=auth, insecure=insecure, warn=False)
+    ws = Workspace.current()
+    app = create_control_app(ws, auth=auth)
+    err.print(
+        f"podium control API at http://{host}:{port}/api/v1 over {_masked(ws.settings.db_url)} "
+        f"(docs: /docs; auth {'on' if auth else 'off'}). Point clients at it with "
+        f"PODIUM_URL=http://{host}:{port}"
+    )
+    run_server(app, host, port, access_log=access_log, insecure=insecure)
+
+
+def _masked(url: str) -> str:
+    """A database URL fit to print: its password replaced by ***."""
+    return re.sub(r"://([^:/@]+):[^@/]+@", r"://\1:***@", url)
