@@ -134,3 +134,24 @@ def both_ways(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
     finally:
         monkeypatch.delenv("PODIUM_URL")
         server.stop()
+
+
+def same_both_ways(args: list[str], **kwargs: Any) -> Any:
+    """``podium ARGS`` through Typer's runner; when ``PODIUM_URL`` is set, run again without it
+    and require the very same exit code, stdout and stderr (the remote client must print what
+    the local one does). Returns the first result."""
+    from typer.testing import CliRunner
+
+    from podium.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, args, **kwargs)
+    if os.environ.get("PODIUM_URL"):
+        env = {**kwargs.pop("env", {}), "PODIUM_URL": None}
+        local = runner.invoke(app, args, env=env, **kwargs)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            local.exit_code,
+            local.stdout,
+            local.stderr,
+        ), f"podium {' '.join(args)}: remote and local differ"
+    return result

@@ -113,6 +113,47 @@ def test_empty_workspace_says_what_to_do(sqlite_workspace: Workspace, both_ways:
     assert "podium quickstart" in r.stdout
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve", "cancer@champion"],
+        ["run", "tests/pipelines/test_pipelines.py:sums"],
+        ["gc"],
+        ["scheduler", "--once"],
+        ["monitor", "--once"],
+        ["server"],
+    ],
+    ids=lambda args: args[0],
+)
+def test_store_only_commands_refuse_when_podium_url_is_set(
+    sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    url = "http://127.0.0.1:9"  # never reached: the refusal comes first
+    monkeypatch.setenv("PODIUM_URL", url)
+    r = runner.invoke(app, args)
+    assert r.exit_code == 1 and r.stdout == ""
+    assert r.stderr.splitlines() == [
+        f"Error: `podium {args[0]}` works on a store it opens itself, and PODIUM_URL points "
+        f"this shell at the podium server at {url}.",
+        f"Hint: Run it where the store is, or without the server: `env -u PODIUM_URL podium "
+        f"{args[0]} ...`.",
+    ]
+
+
+def test_podium_server_refuses_a_public_host_without_auth(
+    sqlite_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PODIUM_AUTH", raising=False)
+    r = runner.invoke(app, ["server", "--host", "0.0.0.0", "--port", "9"])
+    assert r.exit_code == 1 and r.stdout == ""
+    error, hint = r.stderr.splitlines()
+    assert error == (
+        "Error: Refusing to bind '0.0.0.0' without auth: anyone who can reach it could move "
+        "aliases, change deployments and traffic, create tokens and read it all."
+    )
+    assert "--auth" in hint and "--insecure" in hint
+
+
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PODIUM_")}
     return {**env, "PODIUM_HOME": str(home), **extra}

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import same_both_ways
 from typer.testing import CliRunner
 
 import podium
@@ -121,32 +122,44 @@ def train_from_data(ref: str = "data:/customers/1") -> Any:
     return fit_and_register(read(ref), ref)
 
 
-def test_lineage_runs_from_data_through_the_run_to_the_model(
-    workspace: Workspace, frame: pd.DataFrame
-) -> None:
+@pytest.fixture
+def trained_from_data(workspace: Workspace, frame: pd.DataFrame) -> tuple[str, str]:
+    """customers/1, read by a run that registered spend/1: (data uri, run id)."""
     dv = podium.register_data(frame, "customers")
-    result = train_from_data.run(ref=dv.uri)
+    return dv.uri, train_from_data.run(ref=dv.uri).id
+
+
+def test_lineage_runs_from_data_through_the_run_to_the_model(
+    workspace: Workspace, trained_from_data: tuple[str, str], both_ways: str
+) -> None:
+    data, run_id = trained_from_data
     client = podium.Client()
     mv = client.get_version("spend/1")
-    assert mv.run_id == result.id and mv.data_ref == dv.uri
-    assert [d.uri for d in client.lineage_of(mv)] == [dv.uri]
-    assert workspace.store.data.runs_reading(podium.core.names.DataRef("customers", 1)) == [
-        result.id
-    ]
-    r = CliRunner().invoke(app, ["models", "show", "spend/1", "--json"])
-    assert json.loads(r.stdout)["lineage"] == {"data": [dv.uri], "run": result.id}
+    assert mv.run_id == run_id and mv.data_ref == data
+    assert [d.uri for d in client.lineage_of(mv)] == [data]
+    assert workspace.store.data.runs_reading(podium.core.names.DataRef("customers", 1)) == [run_id]
+    r = same_both_ways(["models", "show", "spend/1", "--json"])
+    assert json.loads(r.stdout)["lineage"] == {"data": [data], "run": run_id}
 
 
-def test_cli_data_add_list_show(workspace: Workspace, frame: pd.DataFrame, tmp_path: Path) -> None:
+def test_cli_data_add_list_show(
+    workspace: Workspace, frame: pd.DataFrame, tmp_path: Path, both_ways: str
+) -> None:
     path = tmp_path / "c.csv"
     frame.to_csv(path, index=False)
     runner = CliRunner()
     r = runner.invoke(app, ["data", "add", str(path), "--name", "c", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["rows"] == 500
-    [listed] = json.loads(runner.invoke(app, ["data", "list", "--json"]).stdout)
-    assert listed["name"] == "c"
-    r = runner.invoke(app, ["data", "show", "c/1"])
+    [listed] = json.loads(same_both_ways(["data", "list", "--json"]).stdout)
+    assert listed["name"] == "c" and listed["source"] == str(path)
+    r = same_both_ways(["data", "show", "c/1"])
     assert r.exit_code == 0 and "amount" in r.stdout
-    r = runner.invoke(app, ["data", "add", str(tmp_path / "nope.csv"), "--name", "c"])
-    assert r.exit_code == 1 and "No such file" in r.stderr
+    r = same_both_ways(["data", "add", str(tmp_path / "nope.csv"), "--name", "c"])
+    assert r.exit_code == 1 and f"No such file: '{tmp_path / 'nope.csv'}'." in r.stderr
+    r = same_both_ways(["data", "add", str(tmp_path / "nope.xlsx"), "--name", "c"])
+    assert r.exit_code == 1 and f"Cannot tell the format of '{tmp_path / 'nope.xlsx'}'" in r.stderr
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"not parquet at all")
+    r = same_both_ways(["data", "add", str(bad), "--name", "c"])
+    assert r.exit_code == 1 and f"{bad} is not readable as parquet" in r.stderr

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.conftest import Trained
+from tests.conftest import Trained, same_both_ways
 from typer.testing import CliRunner
 
 import podium
@@ -117,24 +117,24 @@ def test_revisions_history_and_audit(churn: Workspace) -> None:
     assert audit == ["deployment.paused", "deployment.apply", "deployment.apply"]
 
 
-def test_cli_deploy_list_status_history(churn: Workspace, tmp_path: Path) -> None:
+def test_cli_deploy_list_status_history(churn: Workspace, tmp_path: Path, both_ways: str) -> None:
     runner = CliRunner()
     r = runner.invoke(app, ["deploy", "-f", str(EXAMPLES[0]), "--json"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["deploy", "models:/churn@champion", "--name", "one"])
     assert r.exit_code == 0 and "revision 1" in r.stdout
     names = [
-        d["name"] for d in json.loads(runner.invoke(app, ["deployments", "list", "--json"]).stdout)
+        d["name"] for d in json.loads(same_both_ways(["deployments", "list", "--json"]).stdout)
     ]
     assert names == sorted(["one", "churn-ab"])
-    status = json.loads(runner.invoke(app, ["deployments", "status", "one", "--json"]).stdout)
+    status = json.loads(same_both_ways(["deployments", "status", "one", "--json"]).stdout)
     assert status["variants"]["main"]["resolves_to"] == "models:/churn/1"
     assert status["variants"]["main"]["requests"] == 0 and status["workers"] == []
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nvariants: {a: {model: 'm/1', oops: 1}}\n")
-    r = runner.invoke(app, ["deploy", "-f", str(bad)])
+    r = same_both_ways(["deploy", "-f", str(bad)])
     assert r.exit_code == 1 and "variants.a.oops: Extra inputs are not permitted" in r.stderr
-    r = runner.invoke(app, ["deployments", "history", "ghost"])
+    r = same_both_ways(["deployments", "history", "ghost"])
     assert r.exit_code == 1 and "Deployment 'ghost' not found" in r.stderr
 
 
@@ -160,21 +160,68 @@ def test_promote_rollback_and_traffic_are_recorded_and_audited(churn: Workspace)
     assert apply(churn, spec).state == {"step": 0, "percent": 5, "status": "progressing"}
 
 
-def test_cli_traffic_promote_rollback(churn: Workspace) -> None:
+def test_cli_traffic_promote_rollback(churn: Workspace, both_ways: str) -> None:
     runner = CliRunner()
     ab = next(p for p in EXAMPLES if p.stem == "ab")
     runner.invoke(app, ["deploy", "-f", str(ab)])
     r = runner.invoke(app, ["traffic", "churn-ab", "a=50", "b=50"])
     assert r.exit_code == 0, r.output
-    status = json.loads(runner.invoke(app, ["deployments", "status", "churn-ab", "--json"]).stdout)
+    status = json.loads(same_both_ways(["deployments", "status", "churn-ab", "--json"]).stdout)
     assert status["state"]["weights"] == {"a": 50.0, "b": 50.0}
-    r = runner.invoke(app, ["traffic", "churn-ab", "a:50"])
+    r = same_both_ways(["traffic", "churn-ab", "a:50"])
     assert r.exit_code == 1 and "expected VARIANT=PERCENT" in r.stderr
-    r = runner.invoke(app, ["deployments", "promote", "churn-ab"])
+    r = same_both_ways(["deployments", "promote", "churn-ab"])
     assert r.exit_code == 1 and "Cannot promote a 'ab' deployment" in r.stderr
 
 
-def test_the_python_api_mirrors_the_cli(churn: Workspace) -> None:
+def test_cli_promote_rollback_pause_resume_and_history(churn: Workspace, both_ways: str) -> None:
+    runner = CliRunner()
+    bluegreen = next(p for p in EXAMPLES if p.stem == "bluegreen")
+    name = apply(churn, bluegreen).name
+    r = runner.invoke(app, ["deployments", "promote", name])
+    assert r.exit_code == 0 and f"Deployment {name!r} promoted" in r.stdout, r.output
+    assert "'live': 'green'" in r.stdout
+    r = runner.invoke(app, ["deployments", "rollback", name])
+    assert r.exit_code == 0 and "'live': 'blue'" in r.stdout, r.output
+    assert runner.invoke(app, ["deployments", "pause", name]).stdout.strip() == (
+        f"Deployment {name!r} paused."
+    )
+    [listed] = json.loads(same_both_ways(["deployments", "list", "--json"]).stdout)
+    assert listed["status"] == "paused"
+    assert runner.invoke(app, ["deployments", "resume", name]).exit_code == 0
+    events = json.loads(same_both_ways(["deployments", "history", name, "--json"]).stdout)
+    assert [e["kind"] for e in events] == [
+        "resumed",
+        "paused",
+        "rolled_back",
+        "promoted",
+        "applied",
+    ]
+    r = same_both_ways(["deployments", "history", name], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "rolled_back" in r.stdout and "resumed" in r.stdout
+    r = same_both_ways(["deployments", "pause", "ghost"])
+    assert r.exit_code == 1 and "Deployment 'ghost' not found" in r.stderr
+
+
+def test_cli_flags_list_get_set(churn: Workspace, both_ways: str) -> None:
+    runner = CliRunner()
+    flags = next(p for p in EXAMPLES if p.stem == "flags")
+    name = apply(churn, flags).name
+    listed = json.loads(same_both_ways(["flags", "list", name, "--json"]).stdout)
+    flag = listed[0]["name"]
+    r = runner.invoke(app, ["flags", "set", name, flag, "--kill", "--percent", "40"])
+    assert r.exit_code == 0 and f"Flag {flag!r} of {name!r}:" in r.stdout, r.output
+    got = json.loads(same_both_ways(["flags", "get", name, flag]).stdout)
+    assert (got["kill"], got["percent"]) == (True, 40)
+    r = same_both_ways(["flags", "list", name], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and flag in r.stdout
+    r = same_both_ways(["flags", "get", name, "nope"])
+    assert r.exit_code == 1 and f"Deployment {name!r} has no flag 'nope'" in r.stderr
+    r = same_both_ways(["flags", "set", name, "nope", "--kill"])
+    assert r.exit_code == 1 and "has no flag 'nope'" in r.stderr
+
+
+def test_the_python_api_mirrors_the_cli(churn: Workspace, both_ways: str) -> None:
     client = podium.Client()
     dep = client.deploy(
         {
@@ -203,7 +250,7 @@ def test_the_python_api_mirrors_the_cli(churn: Workspace) -> None:
 
 
 def test_a_version_that_does_not_reproduce_its_reference_is_refused_at_deploy(
-    churn: Workspace,
+    churn: Workspace, both_ways: str
 ) -> None:
     """The candidate answers its input example differently from registration (another
     library version, a damaged artifact): `podium deploy` refuses it and shows the rows."""
@@ -217,7 +264,7 @@ def test_a_version_that_does_not_reproduce_its_reference_is_refused_at_deploy(
             .where(schema.model_versions.c.version == 2)
             .values(reference_output={"predictions": [7, 0, 0, 0, 0]})
         )
-    r = CliRunner().invoke(app, ["deploy", "churn@challenger", "--name", "bad"])
+    r = same_both_ways(["deploy", "churn@challenger", "--name", "bad"])
     assert r.exit_code != 0 and "Traceback" not in r.output
     assert "'bad' refused" in r.output and "row 0: expected 7, got 0" in r.output
     with pytest.raises(NotFoundError):

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from tests.conftest import same_both_ways
 from typer.testing import CliRunner
 
 import podium
@@ -103,18 +104,49 @@ def test_bad_policies_are_refused(workspace: Workspace) -> None:
         retention.put("model", "x", keep_last=0, max_age_s=None)
 
 
-def test_cli_retention_and_gc(workspace: Workspace) -> None:
+def test_cli_retention_and_gc(workspace: Workspace, both_ways: str) -> None:
+    """Policies are set from anywhere; `podium gc` runs where the store is."""
     for i in range(3):
         trainer.run(i=i)
     runner = CliRunner()
     r = runner.invoke(app, ["retention", "set", "model", "const", "--keep-last", "1"])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, ["gc", "--dry-run", "--json"])
+    local = {"PODIUM_URL": None}  # unset for this command: gc works on the store itself
+    r = runner.invoke(app, ["gc", "--dry-run", "--json"], env=local)
     assert json.loads(r.stdout)["versions"] == {"const": [2, 1]}
-    r = runner.invoke(app, ["gc"])
+    r = runner.invoke(app, ["gc"], env=local)
     assert r.exit_code == 0 and "Deleted 0 run(s), 2 model version(s), 0 logged" in r.stdout
-    r = runner.invoke(app, ["retention", "set", "model", "const", "--max-age", "forever"])
+    r = same_both_ways(["retention", "set", "model", "const", "--max-age", "forever"])
     assert r.exit_code == 1 and "Invalid duration" in r.stderr
+
+
+def test_cli_retention_set_list_remove(workspace: Workspace, both_ways: str) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["retention", "set", "model", "const", "--keep-last", "2"])
+    assert r.stdout.strip() == (
+        "Retention for model 'const': keep last 2, max age -. "
+        "`podium gc --dry-run` shows what would go."
+    )
+    r = runner.invoke(app, ["retention", "set", "predictions", "churn", "--max-age", "30d"])
+    assert r.exit_code == 0 and "keep last -, max age 30d" in r.stdout, r.output
+    listed = json.loads(same_both_ways(["retention", "list", "--json"]).stdout)
+    assert [(p["kind"], p["name"], p["keep_last"], p["max_age_s"]) for p in listed] == [
+        ("model", "const", 2, None),
+        ("predictions", "churn", None, 30 * 86400),
+    ]
+    r = same_both_ways(["retention", "list"], env={"COLUMNS": "120"})
+    assert r.exit_code == 0 and "const" in r.stdout and "churn" in r.stdout
+    r = runner.invoke(app, ["retention", "remove", "model", "const"])
+    assert r.exit_code == 0 and "Retention policy for model 'const' removed." in r.stdout
+    listed = json.loads(same_both_ways(["retention", "list", "--json"]).stdout)
+    assert [p["name"] for p in listed] == ["churn"]
+    r = same_both_ways(["retention", "remove", "model", "const"])
+    assert r.exit_code == 1 and "No retention policy for model 'const'" in r.stderr
+    assert "podium retention list" in r.stderr
+    r = same_both_ways(["retention", "set", "dataset", "x", "--keep-last", "1"])
+    assert r.exit_code == 1 and "Retention applies to pipeline or model" in r.stderr
+    r = same_both_ways(["retention", "set", "model", "../x", "--keep-last", "1"])
+    assert r.exit_code == 1 and "Invalid model name '../x'" in r.stderr
 
 
 def test_gc_runs_as_a_schedulable_pipeline(workspace: Workspace) -> None:

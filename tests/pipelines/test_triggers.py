@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+from tests.conftest import same_both_ways
 from typer.testing import CliRunner
 
 import podium
@@ -65,13 +68,45 @@ def test_events_before_a_schedule_existed_do_not_fire_it(workspace: Workspace) -
     assert _tick(workspace) == []
 
 
-def test_cli_on_data_and_emit(workspace: Workspace) -> None:
+def test_cli_on_data_and_emit(workspace: Workspace, both_ways: str) -> None:
+    """Schedules and events are added from anywhere; `podium scheduler` runs by the store."""
     runner = CliRunner()
     r = runner.invoke(app, ["schedules", "add", TINY, "--on-event", "deploy:done", "--json"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["schedules", "emit", "deploy:done", "-p", "label=cli"])
     assert r.exit_code == 0 and "emitted" in r.stdout
-    r = runner.invoke(app, ["scheduler", "--once"])
+    r = runner.invoke(app, ["scheduler", "--once"], env={"PODIUM_URL": None})
     assert r.exit_code == 0 and "claimed" in r.stdout
-    r = runner.invoke(app, ["schedules", "add", TINY, "--every", "1m", "--on-data", "x"])
+    [run] = _event_runs()
+    assert run.trigger == "event:deploy:done" and run.params == {"label": "cli"}
+    r = same_both_ways(["schedules", "add", TINY, "--every", "1m", "--on-data", "x"])
     assert r.exit_code == 1 and "exactly one of" in r.stderr
+
+
+def test_cli_schedules_list_pause_resume_remove(workspace: Workspace, both_ways: str) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["schedules", "add", TINY, "--name", "hourly", "--every", "1h"])
+    assert r.exit_code == 0 and "Schedule 'hourly' added; next fire" in r.stdout, r.output
+    r = runner.invoke(app, ["schedules", "add", TINY, "--name", "fed", "--on-data", "customers"])
+    assert r.exit_code == 0 and "on each 'data:customers' event" in r.stdout, r.output
+    listed = json.loads(same_both_ways(["schedules", "list", "--json"]).stdout)
+    assert [(s["name"], s["interval_s"], s["event"], s["paused"]) for s in listed] == [
+        ("fed", None, "data:customers", False),
+        ("hourly", 3600, None, False),
+    ]
+    r = same_both_ways(["schedules", "list"])
+    assert r.exit_code == 0 and "hourly" in r.stdout and "fed" in r.stdout
+    r = runner.invoke(app, ["schedules", "pause", "hourly"])
+    assert r.stdout.strip() == "Schedule 'hourly' paused."
+    assert podium.Client().list_schedules()[1].paused
+    r = runner.invoke(app, ["schedules", "resume", "hourly"])
+    assert r.exit_code == 0 and "Schedule 'hourly' resumed; next fire" in r.stdout
+    assert json.loads(same_both_ways(["schedules", "fires", "hourly", "--json"]).stdout) == []
+    r = runner.invoke(app, ["schedules", "remove", "fed"])
+    assert r.stdout.strip() == "Schedule 'fed' removed."
+    assert [s.name for s in podium.Client().list_schedules()] == ["hourly"]
+    for args in (["pause", "fed"], ["resume", "fed"], ["fires", "fed"], ["remove", "fed"]):
+        r = same_both_ways(["schedules", *args])
+        assert r.exit_code == 1 and "Schedule 'fed' not found" in r.stderr, (args, r.output)
+    r = same_both_ways(["schedules", "add", TINY, "--every", "1h", "--missed", "some"])
+    assert r.exit_code == 1 and "--missed must be one of skip, latest, all, got 'some'" in r.stderr

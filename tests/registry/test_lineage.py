@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import same_both_ways
 from typer.testing import CliRunner
 
 import podium
 from podium import pipeline, step
-from podium.cli.main import app
 from podium.workspace import Workspace
 
 runner = CliRunner()
@@ -39,7 +39,7 @@ def train(ref: str = "data:/customers/1") -> Any:
 
 
 def lineage(*args: str) -> dict[str, Any]:
-    r = runner.invoke(app, ["lineage", *args, "--json"])
+    r = same_both_ways(["lineage", *args, "--json"])
     assert r.exit_code == 0, r.output
     out: dict[str, Any] = json.loads(r.stdout)
     return out
@@ -76,7 +76,7 @@ def built(workspace: Workspace) -> dict[str, str]:
     }
 
 
-def test_lineage_from_each_node_both_ways(built: dict[str, str]) -> None:
+def test_lineage_from_each_node_both_ways(built: dict[str, str], both_ways: str) -> None:
     data, run, model, dep, snap = (
         built["data"],
         built["run"],
@@ -136,7 +136,7 @@ def test_lineage_from_each_node_both_ways(built: dict[str, str]) -> None:
     assert variant["variant"] == "main"
 
 
-def test_depth_limits_the_hops(built: dict[str, str]) -> None:
+def test_depth_limits_the_hops(built: dict[str, str], both_ways: str) -> None:
     one = lineage(built["data"], "--downstream", "--depth", "1")
     assert edges(one) == {
         (built["data"], built["run"], "input"),
@@ -147,8 +147,8 @@ def test_depth_limits_the_hops(built: dict[str, str]) -> None:
     assert (built["deployment"], built["snapshot"], "snapshot") not in edges(two)
 
 
-def test_the_tree_names_each_node_and_edge(built: dict[str, str]) -> None:
-    r = runner.invoke(app, ["lineage", built["model"]], env={"COLUMNS": "200"})
+def test_the_tree_names_each_node_and_edge(built: dict[str, str], both_ways: str) -> None:
+    r = same_both_ways(["lineage", built["model"]], env={"COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     text = r.stdout
     assert text.splitlines()[0] == "models:/churn/1"
@@ -157,7 +157,7 @@ def test_the_tree_names_each_node_and_edge(built: dict[str, str]) -> None:
     assert "input: data:/customers/1 (200 rows, parquet)" in text
     assert "deployed as main: deployment churn (single, revision 1, active)" in text
     assert "(shown above)" in text  # customers/1 is reached twice, expanded once
-    r = runner.invoke(app, ["lineage", built["data"], "--upstream"])
+    r = same_both_ways(["lineage", built["data"], "--upstream"])
     assert "nothing recorded" in r.stdout
 
 
@@ -171,9 +171,9 @@ def test_the_tree_names_each_node_and_edge(built: dict[str, str]) -> None:
     ],
 )
 def test_unknown_refs_are_one_error_line_with_a_hint(
-    built: dict[str, str], ref: str, message: str, hint: str | None
+    built: dict[str, str], ref: str, message: str, hint: str | None, both_ways: str
 ) -> None:
-    r = runner.invoke(app, ["lineage", ref])
+    r = same_both_ways(["lineage", ref])
     assert r.exit_code == 1
     assert "Traceback" not in r.output
     assert message in r.output and "Hint:" in r.output
@@ -181,12 +181,14 @@ def test_unknown_refs_are_one_error_line_with_a_hint(
         assert hint in r.output
 
 
-def test_upstream_and_downstream_together_are_refused(built: dict[str, str]) -> None:
-    r = runner.invoke(app, ["lineage", built["model"], "--upstream", "--downstream"])
+def test_upstream_and_downstream_together_are_refused(
+    built: dict[str, str], both_ways: str
+) -> None:
+    r = same_both_ways(["lineage", built["model"], "--upstream", "--downstream"])
     assert r.exit_code == 2 and "--upstream or --downstream" in r.output
 
 
-def test_the_python_api_mirrors_the_command(built: dict[str, str]) -> None:
+def test_the_python_api_mirrors_the_command(built: dict[str, str], both_ways: str) -> None:
     graph = podium.Client().lineage(built["model"], direction="upstream", depth=1)
     assert graph.root == built["model"]
     assert {n.kind for n in graph.nodes.values()} == {"model", "run", "data"}

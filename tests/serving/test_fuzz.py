@@ -1,5 +1,6 @@
-"""schemathesis against the model server's own OpenAPI document, over real HTTP: no request
-it can generate from the document may get a 5xx or a response that breaks its schema."""
+"""schemathesis against the OpenAPI documents of the model server, the deployment server and
+the control API, over real HTTP: no request it can generate from a document may get a 5xx
+or a response that breaks its schema."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from tests.conftest import Trained
 
+from podium.api import create_control_app
 from podium.core.settings import Settings
 from podium.serving import RunningServer, create_app, create_deployment_app, start_in_thread
 from podium.workspace import Workspace
@@ -26,7 +28,11 @@ EXCLUDED = [checks.positive_data_acceptance]
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory, trained: Trained) -> Iterator[dict[str, str]]:
-    """A model server and a deployment server on one throw-away workspace."""
+    """A model server, a deployment server and the control API (auth off: the role walk of
+    test_serving_auth covers tokens) on one throw-away workspace with a model version under
+    an alias, a data version, a run and a deployment."""
+    from tests.pipelines.test_pipelines import sums
+
     import podium
     from podium.deploy import apply
 
@@ -35,12 +41,15 @@ def servers(tmp_path_factory: pytest.TempPathFactory, trained: Trained) -> Itera
     token = ws.activate()
     try:
         podium.register_model(trained.model, "cancer", input_example=trained.X, alias="champion")
+        podium.register_data(trained.X[:50], "cancer")
+        sums.run(n=3)
         apply(ws, {"name": "web", "variants": {"main": {"model": "cancer@champion"}}})
         running: list[RunningServer] = [
             start_in_thread(create_app(podium.load("cancer@champion"))),
             start_in_thread(create_deployment_app("web", workspace=ws)),
+            start_in_thread(create_control_app(ws)),
         ]
-        yield {"model": running[0].url, "deployment": running[1].url}
+        yield {"model": running[0].url, "deployment": running[1].url, "control": running[2].url}
         for r in running:
             r.stop()
     finally:
@@ -57,8 +66,14 @@ def deployment_schema(servers: dict[str, str]) -> object:
     return schemathesis.openapi.from_url(f"{servers['deployment']}/openapi.json")
 
 
+@pytest.fixture(scope="module")
+def control_schema(servers: dict[str, str]) -> object:
+    return schemathesis.openapi.from_url(f"{servers['control']}/openapi.json")
+
+
 model_api = schemathesis.pytest.from_fixture("model_schema")
 deployment_api = schemathesis.pytest.from_fixture("deployment_schema")
+control_api = schemathesis.pytest.from_fixture("control_schema")
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -76,4 +91,10 @@ def test_the_model_server_never_fails_on_what_its_document_allows(case: object) 
 @deployment_api.parametrize()
 @FUZZ
 def test_the_deployment_server_never_fails_on_what_its_document_allows(case: object) -> None:
+    case.call_and_validate(excluded_checks=EXCLUDED)  # type: ignore[attr-defined]
+
+
+@control_api.parametrize()
+@FUZZ
+def test_the_control_api_never_fails_on_what_its_document_allows(case: object) -> None:
     case.call_and_validate(excluded_checks=EXCLUDED)  # type: ignore[attr-defined]

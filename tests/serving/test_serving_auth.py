@@ -1,8 +1,10 @@
-"""Tokens and roles on real servers: every route of the OpenAPI document, with every role."""
+"""Tokens and roles on real servers: every route of the OpenAPI documents of the model
+server, the deployment server and the control API, with every role."""
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,9 +17,11 @@ from tests.conftest import Trained
 from typer.testing import CliRunner
 
 import podium
+from podium.api import create_control_app
 from podium.auth import Authenticator
 from podium.client import Client
-from podium.core.errors import ConfigError
+from podium.client.remote import RemoteClient
+from podium.core.errors import ConfigError, PermissionDeniedError
 from podium.deploy import deploy_model
 from podium.serving import create_app, create_deployment_app, protect, start_in_thread
 from podium.serving.server import check_bind
@@ -35,13 +39,17 @@ PREDICT_POSTS = {
     "/v2/models/{name}/infer",
     "/v2/models/{name}/versions/{version}/infer",
 }
+# The control API, by the table in podium.api.roles' docstring (README: "Tokens and roles").
+CONTROL_OPEN_GETS = {"/openapi.json", "/api/v1/health"}
+CONTROL_ADMIN = ("/api/v1/tokens", "/api/v1/policies")  # tokens: even to list them
 TTL_S = 0.2
+CALLERS = (None, *ROLES, "revoked", "expired", "made-up")
 
 
 @dataclass
 class Guarded:
     url: str
-    name: str  # the {name} in /v2/models/{name}/...
+    name: str  # the {name} in /v2/models/{name}/...; every path parameter on the control API
     secrets: dict[str, str]  # role (or "revoked", "expired") -> secret
     client: Client
     authenticator: Authenticator
@@ -78,17 +86,29 @@ def guarded(
     model = start_in_thread(protect(create_app(client.load("cancer@champion")), auth))
     deployment_app = create_deployment_app("churn", workspace=client.workspace, poll_s=0.05)
     deployment = start_in_thread(protect(deployment_app, auth))
+    control = start_in_thread(create_control_app(client.workspace, auth=True))
     bodies = _bodies(client, trained)
     yield {
         "model": Guarded(model.url, "cancer", secrets, client, auth, bodies),
         "deployment": Guarded(deployment.url, "churn", secrets, client, auth, bodies),
+        # Made-up names and no bodies: an admitted change is refused (404/422) untouched.
+        "control": Guarded(control.url, "nope", secrets, client, auth, {}),
     }
     model.stop()
     deployment.stop()
+    control.stop()
     client.workspace.close()
 
 
-def _needed(method: str, path: str) -> str | None:
+def _needed(kind: str, method: str, path: str) -> str | None:
+    if kind == "control":
+        if path.startswith(CONTROL_ADMIN[0]):
+            return "admin"
+        if method == "get":
+            return None if path in CONTROL_OPEN_GETS else "viewer"
+        if path.startswith(CONTROL_ADMIN) or (method, path) == ("post", "/api/v1/schedules"):
+            return "admin"  # a schedule names code for the scheduler to run
+        return "operator"
     if method == "get":
         return None if path in OPEN_GETS else "viewer"
     if method == "post":
@@ -97,14 +117,30 @@ def _needed(method: str, path: str) -> str | None:
     return "operator"  # a change to what is served
 
 
-def _body(server: Guarded, path: str) -> Any:
-    return server.bodies["infer" if path.endswith("/infer") else path]
+def _request(server: Guarded, method: str, path: str) -> tuple[str, Any]:
+    """The URL (path parameters filled in) and the JSON body to send to ``method path``."""
+    if not server.bodies:  # the control API: every parameter made up, no body
+        return re.sub(r"\{[^}]+\}", server.name, path), None
+    url = path.replace("{name}", server.name).replace("{version}", "1")
+    if method not in ("post", "put", "patch"):
+        return url, None
+    return url, server.bodies["infer" if path.endswith("/infer") else path]
 
 
-@pytest.mark.parametrize("kind", ["model", "deployment"])
+def _headers(server: Guarded, who: str | None) -> dict[str, str]:
+    if who is None:
+        return {}
+    secret = "pod_" + "x" * 43 if who == "made-up" else server.secrets[who]
+    return {"authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.parametrize("kind", ["model", "deployment", "control"])
 def test_every_route_admits_exactly_the_roles_it_needs(
     guarded: dict[str, Guarded], kind: str
 ) -> None:
+    """Admitted: 2xx on a model or deployment server; on the control API, whatever the
+    made-up names earn (404, 422) but never 401, 403 or a 5xx. Refused: 401 without a valid
+    token, 403 with too low a role, each naming the role needed."""
     server = guarded[kind]
     with httpx.Client(base_url=server.url, timeout=10) as http:
         document = http.get("/openapi.json")  # open: no token
@@ -115,23 +151,25 @@ def test_every_route_admits_exactly_the_roles_it_needs(
             for method in item
             if method in ("get", "post", "put", "patch", "delete")
         ]
-        assert {"/predict", "/metrics", "/v2/health/ready"} <= {p for _, p in routes}
+        paths = {p for _, p in routes}
+        if kind == "control":
+            assert {"/api/v1/health", "/api/v1/tokens", "/api/v1/models/{name}"} <= paths
+            assert ("post", "/api/v1/schedules") in routes and len(routes) > 30
+        else:
+            assert {"/predict", "/metrics", "/v2/health/ready"} <= paths
         if kind == "deployment":
             assert ("post", "/feedback") in routes
         for method, path in routes:
-            needed = _needed(method, path)
-            url = path.replace("{name}", server.name).replace("{version}", "1")
-            body = _body(server, path) if method in ("post", "put", "patch") else None
-            for who in (None, *ROLES, "revoked", "expired", "made-up"):
-                headers = {}
-                if who == "made-up":
-                    headers["authorization"] = "Bearer pod_" + "x" * 43
-                elif who is not None:
-                    headers["authorization"] = f"Bearer {server.secrets[who]}"
-                r = http.request(method, url, json=body, headers=headers)
+            needed = _needed(kind, method, path)
+            url, body = _request(server, method, path)
+            for who in CALLERS:
+                r = http.request(method, url, json=body, headers=_headers(server, who))
                 where = f"{method.upper()} {path} as {who}: {r.status_code} {r.text[:200]}"
                 if needed is None or (who in RANK and RANK[who] >= RANK[needed]):
-                    assert 200 <= r.status_code < 300, where
+                    if kind == "control":
+                        assert r.status_code not in (401, 403) and r.status_code < 500, where
+                    else:
+                        assert 200 <= r.status_code < 300, where
                 elif who in RANK and who is not None:
                     assert r.status_code == 403, where
                     assert r.json()["required_role"] == needed, where
@@ -157,6 +195,37 @@ def test_docs_need_a_viewer_and_unknown_routes_need_a_token(
         assert r.status_code == 403 and r.json()["required_role"] == "operator"
         wrong_scheme = {"authorization": f"Basic {server.secrets['admin']}"}
         assert http.get("/metrics", headers=wrong_scheme).status_code == 401
+
+
+def test_the_control_api_records_the_token_name_as_the_actor(
+    guarded: dict[str, Guarded],
+) -> None:
+    """A change through the control API (here by the Python client with PODIUM_TOKEN's
+    token) is audited under the token's name, with the request's id; too low a role is the
+    same PermissionDeniedError the server answered."""
+    server = guarded["control"]
+    operator = RemoteClient(server.url, token=server.secrets["operator"])
+    assert operator.set_alias("cancer", "staging", 1).aliases == ("champion", "staging")
+    [record] = server.client.audit(target="models:/cancer@staging")
+    assert (record.actor, record.action, record.after) == (
+        "t-operator",
+        "alias.set",
+        {"version": 1},
+    )
+    assert record.request_id is not None
+    with pytest.raises(PermissionDeniedError, match="needs operator or higher"):
+        RemoteClient(server.url, token=server.secrets["viewer"]).delete_alias("cancer", "staging")
+    operator.delete_alias("cancer", "staging")
+    assert [r.actor for r in server.client.audit(target="models:/cancer@staging")] == [
+        "t-operator",
+        "t-operator",
+    ]
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        viewer = _headers(server, "viewer")
+        assert http.get("/docs").status_code == 401
+        assert http.get("/docs", headers=viewer).status_code == 200
+        assert http.get("/api/v1/nowhere").status_code == 401  # no probing without a token
+        assert http.get("/api/v1/nowhere", headers=viewer).status_code == 404
 
 
 def test_a_revoked_token_is_refused_within_the_cache_time(guarded: dict[str, Guarded]) -> None:

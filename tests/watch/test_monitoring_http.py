@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from tests.conftest import same_both_ways
 from tests.watch.conftest import Hook, Mailbox
 from typer.testing import CliRunner
 
@@ -112,7 +113,7 @@ def flushed(ws: Workspace, n: int) -> None:
 
 
 def test_no_alarm_on_training_like_traffic_then_drift_fires_each_sink_once(
-    workspace: Workspace, watched: RunningServer, hook: Hook, smtp: Mailbox
+    workspace: Workspace, watched: RunningServer, hook: Hook, smtp: Mailbox, both_ways: str
 ) -> None:
     rng = np.random.default_rng(1)
     send(watched.url, *make(rng, 400))
@@ -151,9 +152,9 @@ def test_no_alarm_on_training_like_traffic_then_drift_fires_each_sink_once(
     assert snap["health"]["requests"] == 80 and snap["health"]["memory_mb"] > 10
     assert snap["concept"]["errors"] == 400
 
-    listed = runner.invoke(app, ["monitor", "alerts", "watched", "--json"])
+    listed = same_both_ways(["monitor", "alerts", "watched", "--json"])
     assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 4
-    status = runner.invoke(app, ["status"])
+    status = same_both_ways(["status"])
     assert status.exit_code == 0 and "3/5 DRIFT" in status.stdout
     detail = runner.invoke(app, ["status", "watched"])
     assert detail.exit_code == 0 and "age, income, visits" in detail.stdout
@@ -173,7 +174,7 @@ def test_late_and_missing_labels_are_joined_by_id(
 
 
 def test_the_report_is_one_offline_html_file_and_the_same_figures_as_json(
-    workspace: Workspace, watched: RunningServer, tmp_path: Path
+    workspace: Workspace, watched: RunningServer, tmp_path: Path, both_ways: str
 ) -> None:
     rng = np.random.default_rng(3)
     send(watched.url, *make(rng, 200))
@@ -199,12 +200,18 @@ def test_the_report_is_one_offline_html_file_and_the_same_figures_as_json(
     assert set(data["histograms"]) == set(COLUMNS)
 
 
-def test_monitoring_without_a_reference_says_so(workspace: Workspace, trained: Any) -> None:
+@pytest.fixture
+def bare(workspace: Workspace, trained: Any) -> Workspace:
+    """Deployment bare of model bare/1, registered without reference data."""
     podium.register_model(trained.model, "bare", input_example=trained.X)
     apply(workspace, {"name": "bare", "variants": {"main": {"model": "models:/bare/1"}}})
+    return workspace
+
+
+def test_monitoring_without_a_reference_says_so(bare: Workspace, both_ways: str) -> None:
     snap = podium.Client().monitor_snapshot("bare")
     assert snap["drift"]["status"] == "no reference" and "reference_data" in snap["drift"]["hint"]
-    r = runner.invoke(app, ["models", "reference", "bare/1", "data:/nothing"])
+    r = same_both_ways(["models", "reference", "bare/1", "data:/nothing"])
     assert r.exit_code == 1 and "nothing" in r.output
 
 

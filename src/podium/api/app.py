@@ -14,14 +14,23 @@ from typing import Any, cast
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from podium._version import __version__
-from podium.api import deployments, governance, models, pipelines
+from podium.api import approvals, deployments, governance, models, pipelines
 from podium.api.roles import API_PREFIX, route_role
 from podium.auth import Authenticator, Guard
 from podium.client import Client
 from podium.core.context import actor_var, request_id_var, role_var
-from podium.core.errors import MalformedRequestError, PodiumError, ValidationError, http_status
+from podium.core.errors import (
+    MalformedRequestError,
+    NotFoundError,
+    PodiumError,
+    ValidationError,
+    http_status,
+)
 from podium.serving.app import request_id_of
 from podium.serving.docs import add_offline_docs
 from podium.workspace import Workspace
@@ -37,7 +46,21 @@ class ControlApp(FastAPI):
     guard: Guard | None = None
 
 
-REFUSED = {"description": "Refused: the JSON body says what was wrong and how to fix it."}
+class ErrorBody(BaseModel):
+    """Every refusal: the message, the error class (the remote client raises it again), how
+    to fix it, and whatever else the class carries (a field, a role, a limit)."""
+
+    model_config = ConfigDict(extra="allow")
+    error: str
+    type: str
+    hint: str | None = None
+    request_id: str | None = None
+
+
+REFUSED = {
+    "model": ErrorBody,
+    "description": "Refused: the JSON body says what was wrong and how to fix it.",
+}
 
 
 def create_control_app(workspace: Workspace | None = None, *, auth: bool = False) -> ControlApp:
@@ -57,10 +80,11 @@ def create_control_app(workspace: Workspace | None = None, *, auth: bool = False
         redoc_url=None,
         responses={"4XX": REFUSED},
     )
-    app.state.client = Client(settings=ws.settings)
+    app.state.client = Client(workspace=ws)
     app.guard = Guard(Authenticator(ws.store.tokens), route_role) if auth else None
-    for router in (models.router, pipelines.router, deployments.router, governance.router):
-        app.include_router(router, prefix=API_PREFIX)
+    routers = (models, pipelines, deployments, governance, approvals)
+    for module in routers:
+        app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get(f"{API_PREFIX}/health", tags=["health"])
     def health() -> dict[str, str]:
@@ -69,6 +93,7 @@ def create_control_app(workspace: Workspace | None = None, *, auth: bool = False
 
     app.add_exception_handler(PodiumError, _podium_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     add_offline_docs(app, "podium control API")
     inner = app.build_middleware_stack
 
@@ -101,6 +126,10 @@ def _with_context(app: ControlApp, downstream: ASGIApp) -> ASGIApp:
         reset = [request_id_var.set(rid)]
         if token is not None:
             reset += [actor_var.set(token.name), role_var.set(token.role.label)]
+        elif guard is None and (actor := _header(scope, b"x-podium-actor")):
+            # Without auth nobody is checked, so the caller's own name is as good as any
+            # (the remote client sends it: audit records read as they would locally).
+            reset.append(actor_var.set(actor[:128]))
         try:
             await downstream(scope, receive, send_with_id)
         finally:
@@ -108,6 +137,14 @@ def _with_context(app: ControlApp, downstream: ASGIApp) -> ASGIApp:
                 r.var.reset(r)
 
     return asgi
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1").strip()
+            return text or None
+    return None
 
 
 def _request_id(scope: Any) -> str:
@@ -140,3 +177,31 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
             hint="See the request schema at /docs.",
         )
     return await _podium_error(request, err)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Routing's own refusals (no such route, method not allowed) in podium's shape."""
+    http = cast(StarletteHTTPException, exc)
+    if http.status_code == 404:
+        err: PodiumError = NotFoundError(
+            f"No route {request.method} {request.url.path}.",
+            hint="See the routes at /docs (names with '/' or only dots are refused).",
+        )
+        return await _podium_error(request, err)
+    body = {"error": str(http.detail), "type": "HTTPError", "request_id": request_id_var.get()}
+    headers = dict(http.headers or {})
+    if http.status_code == 405:  # Starlette's Allow names the methods of one route only
+        headers = {k: v for k, v in headers.items() if k.lower() != "allow"}
+        headers["Allow"] = ", ".join(_allowed(request))
+    return JSONResponse(body, status_code=http.status_code, headers=headers)
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method that some route answers at the request's path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match != Match.NONE:
+                methods |= route.methods
+    return sorted(methods)

@@ -37,8 +37,10 @@ class TrafficBody(Body):
 
 
 class FlagBody(Body):
+    """Checked by :meth:`Client.set_flag` (percent 0-100), as locally."""
+
     enabled: bool | None = None
-    percent: float | None = Field(None, ge=0, le=100)
+    percent: float | None = None
     kill: bool | None = None
 
 
@@ -73,18 +75,27 @@ def deployment_history(client: ClientDep, name: str) -> Any:
     return client.deployment_history(name)
 
 
-@router.post("/deployments/{name}/{action}", response_model=Deployment)
-def act(
-    client: ClientDep, name: str, action: Literal["promote", "rollback", "pause", "resume"]
-) -> Any:
-    """Promote or roll back a rollout, pause or resume it."""
-    do = {
-        "promote": client.promote,
-        "rollback": client.rollback,
-        "pause": client.pause,
-        "resume": client.resume,
-    }[action]
-    return do(name)
+ACTIONS = {
+    "promote": "Blue-green: all traffic to the idle colour. Canary: the candidate takes 100%.",
+    "rollback": "Blue-green: back to the previous colour. Canary: the candidate gets 0%.",
+    "pause": "Pause the rollout (traffic stays as it is).",
+    "resume": "Resume a paused rollout.",
+}
+
+
+def _action_route(verb: str) -> None:
+    """``POST /deployments/{name}/VERB``: a route an action, not one ``{action}`` parameter,
+    so that a POST to ``.../status`` is a 405 like any other, not a 422 about the action."""
+
+    def act(client: ClientDep, name: str) -> Any:
+        return getattr(client, verb)(name)
+
+    path = f"/deployments/{{name}}/{verb}"
+    router.post(path, response_model=Deployment, name=verb, description=ACTIONS[verb])(act)
+
+
+for _verb in ACTIONS:
+    _action_route(_verb)
 
 
 @router.put("/deployments/{name}/traffic", response_model=Deployment)

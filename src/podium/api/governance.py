@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import Field
 
 from podium.api.deps import Body, ClientDep
+from podium.core.errors import ValidationError
 from podium.core.records import AuditRecord
 from podium.core.tokens import TokenRecord
 
@@ -17,9 +18,12 @@ Text = Annotated[str | None, Query(max_length=500)]
 
 
 class TokenBody(Body):
-    name: str = Field(min_length=1, max_length=100)
-    role: Literal["viewer", "predictor", "operator", "admin"]
-    expires_in_s: float | None = Field(None, gt=0, le=10 * 365 * 86400)
+    """Names, roles and lifetimes are checked by :meth:`Client.create_token`, so a mistake
+    reads the same over HTTP as on the local store."""
+
+    name: str = Field(description="1-128 letters, digits, '.', '_' or '-'.")
+    role: str = Field(description="viewer, predictor, operator or admin.")
+    expires_in_s: float | None = Field(None, le=10 * 365 * 86400, description="Lifetime.")
 
 
 class NewToken(Body):
@@ -33,18 +37,41 @@ def audit(
     target: Text = None,
     actor: Text = None,
     action: Text = None,
-    since: datetime | None = None,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="Only newer records: an RFC 3339 time with its zone.",
+            json_schema_extra={"format": "date-time"},
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
 ) -> Any:
     """Audit records, newest first."""
-    return client.audit(target=target, actor=actor, action=action, since=since, limit=limit)
+    after = _time(since, "since") if since is not None else None
+    return client.audit(target=target, actor=actor, action=action, since=after, limit=limit)
+
+
+def _time(text: str, field: str) -> datetime:
+    """An RFC 3339 time (pydantic's datetime would also take a number, which is not one)."""
+    try:
+        at = datetime.fromisoformat(text.upper())  # 't' and 'z' are RFC 3339 too
+    except ValueError:
+        at = None
+    if at is None or at.tzinfo is None:
+        raise ValidationError(
+            f"Invalid query field {field!r}: {text!r} is not a time with a zone.",
+            field=field,
+            hint="E.g. 2025-01-31T12:00:00Z or 2025-01-31T13:00:00+01:00.",
+        )
+    return at
 
 
 @router.get("/lineage", tags=["lineage"])
 def lineage(
     client: ClientDep,
     ref: Annotated[str, Query(min_length=1, max_length=500)],
-    direction: Literal["both", "upstream", "downstream"] = "both",
+    direction: Annotated[str, Query(description="both, upstream or downstream.")] = "both",
     depth: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> dict[str, Any]:
     """What ``ref`` (a data version, run, model version or deployment) was made from and

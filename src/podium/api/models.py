@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from podium.api.deps import Body, ClientDep, Limit, Offset, Page, page
-from podium.core.errors import PayloadTooLargeError
+from podium.core.errors import PayloadTooLargeError, ValidationError
 from podium.core.names import check_name
 from podium.core.records import AliasMove, DataVersion, Model, ModelVersion
 
@@ -25,7 +25,7 @@ class AliasBody(Body):
 class ReferenceBody(Body):
     """A ``data:/NAME/VERSION`` reference, or rows as ``columns`` and ``data``."""
 
-    data: str | list[list[Any]]
+    data: str | list[list[str | int | float | bool | None]]
     columns: list[str] | None = None
 
 
@@ -82,9 +82,23 @@ def set_reference(client: ClientDep, name: str, version: int, body: ReferenceBod
     """The reference profile monitoring compares production with."""
     uri = f"models:/{name}/{version}"
     if isinstance(body.data, str):
+        if not body.data.startswith("data:/"):  # never a path or URL for the server to read
+            raise ValidationError(
+                f"Invalid body field 'data': {body.data[:200]!r} is not a data:/ reference.",
+                field="data",
+                hint="Send data:/NAME/VERSION, or the rows as 'columns' and 'data'.",
+            )
         return client.set_reference(uri, body.data)
     import pandas as pd
 
+    width = len(body.columns) if body.columns is not None else len(body.data[0]) if body.data else 0
+    distinct = body.columns is None or len(set(body.columns)) == width
+    if not distinct or any(len(row) != width for row in body.data):
+        raise ValidationError(
+            f"The rows do not make a table of {width} distinct column(s).",
+            field="data",
+            hint="Send one distinct name a column in 'columns', and that many values a row.",
+        )
     return client.set_reference(uri, pd.DataFrame(body.data, columns=body.columns))
 
 

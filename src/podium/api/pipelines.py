@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
 from podium.api.deps import Body, ClientDep, Limit, Offset, Page, page
+from podium.core.context import request_id_var
+from podium.core.errors import PipelineError
 from podium.core.records import Event, Run, Schedule, ScheduleFire
 
 router = APIRouter()
-Status = Literal["running", "succeeded", "failed", "crashed", "pending", "queued", "cancelled"]
 
 
 class ScheduleBody(Body):
+    """Checked by :meth:`Client.add_schedule`, so a mistake reads as it does locally."""
+
     pipeline_ref: str = Field(max_length=500, description="module:function or file.py:function")
     name: str | None = None
     cron: str | None = None
     every: str | None = Field(None, description="30s, 15m, 1h30m, 1d")
     on_event: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-    missed: Literal["skip", "latest", "all"] = "skip"
-    overlap: Literal["skip", "queue"] = "skip"
-    max_concurrent: int = Field(1, ge=1, le=1000)
+    missed: str = Field("skip", description="skip, latest or all")
+    overlap: str = Field("skip", description="skip or queue")
+    max_concurrent: int = Field(1, le=1000)
 
 
 class EventBody(Body):
@@ -33,8 +36,10 @@ class EventBody(Body):
 
 
 class RetentionBody(Body):
-    keep_last: int | None = Field(None, ge=1)
-    max_age_s: float | None = Field(None, gt=0)
+    """Checked by the store (one of them at least, each positive), as locally."""
+
+    keep_last: int | None = Field(None, le=2**31 - 1)
+    max_age_s: float | None = Field(None, le=1000 * 365 * 86400)
 
 
 class PipelineSummary(Body):
@@ -48,7 +53,7 @@ class PipelineSummary(Body):
 def list_runs(
     client: ClientDep,
     pipeline: Annotated[str | None, Query(max_length=200)] = None,
-    status: Status | None = None,
+    status: Annotated[str | None, Query(max_length=50)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
@@ -78,7 +83,13 @@ def list_schedules(client: ClientDep) -> Any:
 @router.post("/schedules", tags=["schedules"], response_model=Schedule, status_code=201)
 def add_schedule(client: ClientDep, body: ScheduleBody) -> Any:
     """Schedule a pipeline; ``podium scheduler`` fires it. Needs admin: it names code to run."""
-    return client.add_schedule(**body.model_dump())
+    try:
+        return client.add_schedule(**body.model_dump())
+    except PipelineError as exc:
+        # A pipeline that does not load or take these params is the request's mistake (422),
+        # not a failed run (500); the type stays, so the remote client raises the same.
+        answer = {**exc.to_dict(), "request_id": request_id_var.get()}
+        return JSONResponse(answer, status_code=422)
 
 
 @router.get("/schedules/{name}/fires", tags=["schedules"], response_model=list[ScheduleFire])

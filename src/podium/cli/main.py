@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 from podium._version import __version__
 from podium.cli import (
+    approvals,
     audit,
     batch,
     build,
@@ -82,6 +83,10 @@ app.add_typer(interop.import_app, name="import")
 app.add_typer(edge.app, name="edge")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(approvals.policies_app, name="policies")
+app.add_typer(approvals.app, name="approvals")
+app.command("approve")(approvals.approve)
+app.command("reject")(approvals.reject)
 app.command("server")(server.server)
 
 

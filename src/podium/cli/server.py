@@ -38,6 +38,9 @@ LOCAL_ONLY = frozenset(
 )
 
 
+CONTROL_RISK = "move aliases, change deployments and traffic, create tokens and read it all"
+
+
 def local_only(command: str) -> None:
     """Refuse ``command`` when ``$PODIUM_URL`` points this shell at a server."""
     url = os.environ.get(URL_ENV)
@@ -72,7 +75,7 @@ def server(
     from podium.workspace import Workspace
 
     auth = auth or auth_required()
-    check_bind(host, auth=auth, insecure=insecure, warn=False)
+    check_bind(host, auth=auth, insecure=insecure, warn=False, risk=CONTROL_RISK)
     ws = Workspace.current()
     app = create_control_app(ws, auth=auth)
     err.print(

@@ -13,6 +13,7 @@ from podium import deploy
 from podium.core.errors import PodiumError
 from podium.core.records import (
     AliasMove,
+    ApprovalRequest,
     AuditRecord,
     DataVersion,
     Deployment,
@@ -52,22 +53,32 @@ class Client:
     []
     """
 
-    def __new__(cls, settings: Settings | None = None, *, home: str | Path | None = None) -> Client:
+    def __new__(
+        cls,
+        settings: Settings | None = None,
+        *,
+        home: str | Path | None = None,
+        workspace: Workspace | None = None,
+    ) -> Client:
         # $PODIUM_URL points the same API at a `podium server`; inside a pipeline run, and
-        # with explicit settings or home, the store is local.
-        if (
-            settings is None
-            and home is None
-            and os.environ.get(URL_ENV)
-            and Workspace.activated() is None
-        ):
+        # with an explicit store (settings, home or workspace), the store is local.
+        explicit = settings is not None or home is not None or workspace is not None
+        if not explicit and os.environ.get(URL_ENV) and Workspace.activated() is None:
             from podium.client.remote import RemoteClient
 
             return cast(Client, RemoteClient())
         return super().__new__(cls)
 
-    def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None) -> None:
-        if home is not None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        home: str | Path | None = None,
+        workspace: Workspace | None = None,
+    ) -> None:
+        if workspace is not None:
+            self.workspace = workspace
+        elif home is not None:
             self.workspace = Workspace(Settings.at(home))
         elif settings is not None:
             self.workspace = Workspace(settings)
@@ -455,6 +466,78 @@ class Client:
     def revoke_token(self, name: str) -> TokenRecord:
         """Revoke token ``name``; servers refuse it within a few seconds."""
         return self.workspace.store.tokens.revoke(name)
+
+    # -- policies and approvals ----------------------------------------------------------------
+    def set_policy(
+        self,
+        kind: str,
+        name: str,
+        *,
+        protected_aliases: list[str] | None = None,
+        approver_role: str | None = None,
+        gates: list[str] | None = None,
+        allow_self_approval: bool = False,
+    ) -> dict[str, Any]:
+        """Create or replace the approval policy (G2) of a model or a deployment.
+
+        A model policy protects aliases (moving or deleting them); a deployment policy
+        guards promotion. Gates must pass first (``"accuracy>=0.9"`` on the version being
+        promoted; ``"canary"``: the canary analysis, deployments only); with an
+        ``approver_role``, someone with that role (not the requester, unless
+        ``allow_self_approval``) must then approve the request the move makes. Needs admin.
+
+        >>> client.set_policy("model", "churn", protected_aliases=["champion"],
+        ...                   approver_role="admin", gates=["accuracy>=0.9"])  # doctest: +SKIP
+        {'kind': 'model', 'name': 'churn', 'protected_aliases': ['champion'], ...}
+        """
+        from podium.core.policy import check_rules, require_role
+
+        require_role("admin", "Setting an approval policy")
+        rules = check_rules(
+            kind,
+            name,
+            protected_aliases=protected_aliases,
+            approver_role=approver_role,
+            gates=gates,
+            allow_self_approval=allow_self_approval,
+        )
+        return self.workspace.store.approvals.put_policy(kind, name, rules).to_dict()
+
+    def get_policy(self, kind: str, name: str) -> dict[str, Any]:
+        from podium.core.policy import check_kind
+
+        return self.workspace.store.approvals.get_policy(check_kind(kind), name).to_dict()
+
+    def list_policies(self) -> list[dict[str, Any]]:
+        return [p.to_dict() for p in self.workspace.store.approvals.policies()]
+
+    def delete_policy(self, kind: str, name: str) -> None:
+        """Remove a policy: its moves need no gate or approval any more. Needs admin."""
+        from podium.core.policy import check_kind, require_role
+
+        check_kind(kind)
+        require_role("admin", "Deleting an approval policy")
+        self.workspace.store.approvals.delete_policy(kind, name)
+
+    def approval_requests(
+        self, *, status: str | None = None, target: str | None = None, limit: int = 100
+    ) -> list[ApprovalRequest]:
+        """Approval requests, newest first (status: pending, approved, rejected, applied,
+        superseded; target: e.g. ``models:/churn@champion``)."""
+        return self.workspace.store.approvals.list(status=status, target=target, limit=limit)
+
+    def approve(self, request_id: str) -> ApprovalRequest:
+        """Approve a request and carry out the move it asks for (an alias move, a promotion):
+        needs the policy's approver role, and another person than the requester."""
+        from podium.deploy.approvals import approve
+
+        return approve(self.workspace, request_id)
+
+    def reject(self, request_id: str, reason: str = "") -> ApprovalRequest:
+        """Reject a pending request (its requester may withdraw it)."""
+        from podium.deploy.approvals import reject
+
+        return reject(self.workspace, request_id, reason)
 
 
 def _window(rows: int | None, minutes: float | None) -> Any:

@@ -17,7 +17,7 @@ import os
 import tempfile
 import weakref
 from collections.abc import Hashable
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -26,10 +26,12 @@ from urllib.parse import quote
 import httpx
 from pydantic import TypeAdapter
 
+from podium.core.context import current_actor
 from podium.core.errors import ConfigError, PodiumError, StoreError, error_from_dict
-from podium.core.names import ModelRef
+from podium.core.names import ModelRef, check_name
 from podium.core.records import (
     AliasMove,
+    ApprovalRequest,
     AuditRecord,
     DataVersion,
     Deployment,
@@ -61,9 +63,33 @@ def _as(kind: type[T], data: Any) -> T:
     return result
 
 
-def _seg(value: str) -> str:
-    """One path segment, escaped (a name is checked by the server; '/' never splits it)."""
-    return quote(str(value), safe="")
+def _seg(value: str, kind: str = "name") -> str:
+    """One path segment, escaped. The server checks names; one that cannot even travel as a
+    segment (a '/', only dots, empty) is refused here with the error the store would give."""
+    text = str(value)
+    if not text or "/" in text or "\\" in text or set(text) <= {"."}:
+        check_name(text, kind)
+    return quote(text, safe="")
+
+
+def _aware(at: datetime) -> datetime:
+    """A time as the store reads it: without a zone, UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def _retention_path(kind: str, name: str) -> str:
+    """The policy's path; its name is checked as the store does (a model name, ...)."""
+    what = "deployment name" if kind == "predictions" else f"{kind} name"
+    return f"/retention/{_seg(kind, 'retention kind')}/{_seg(name, what)}"
+
+
+def _rows(rows: list[dict[str, Any]], *times: str) -> list[dict[str, Any]]:
+    """Store rows as the local client returns them: their times as datetimes again."""
+    for row in rows:
+        for key in times:
+            if isinstance(row.get(key), str):
+                row[key] = datetime.fromisoformat(row[key])
+    return rows
 
 
 class RemoteClient:
@@ -86,7 +112,10 @@ class RemoteClient:
             )
         self.url = url
         token = token if token is not None else os.environ.get(TOKEN_ENV)
-        headers = {"authorization": f"Bearer {token.strip()}"} if token else {}
+        # The actor counts only on a server without auth; with auth, the token's name does.
+        headers = {"x-podium-actor": current_actor()}
+        if token:
+            headers["authorization"] = f"Bearer {token.strip()}"
         self._http = httpx.Client(base_url=url + PREFIX, headers=headers, timeout=timeout)
         weakref.finalize(self, self._http.close)  # CLI commands make one client each
 
@@ -169,14 +198,14 @@ class RemoteClient:
 
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
         body = {"version": version}
-        path = f"/models/{_seg(name)}/aliases/{_seg(alias)}"
+        path = f"/models/{_seg(name, 'model name')}/aliases/{_seg(alias, 'alias')}"
         return _as(ModelVersion, self._call("PUT", path, json=body))
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self._call("DELETE", f"/models/{_seg(name)}/aliases/{_seg(alias)}")
+        self._call("DELETE", f"/models/{_seg(name, 'model name')}/aliases/{_seg(alias, 'alias')}")
 
     def alias_history(self, name: str, alias: str, *, limit: int = 1000) -> list[AliasMove]:
-        path = f"/models/{_seg(name)}/aliases/{_seg(alias)}/history"
+        path = f"/models/{_seg(name, 'model name')}/aliases/{_seg(alias, 'alias')}/history"
         return _as(list[AliasMove], self._call("GET", path, params={"limit": limit}))
 
     def set_reference(self, uri: str, data: Any) -> dict[str, Any]:
@@ -209,14 +238,12 @@ class RemoteClient:
                 path = Path(tmp) / "frame.parquet"
                 source.to_parquet(path, index=False)
                 return self._upload(path, name, "parquet", label or "<DataFrame>")
-        if not isinstance(source, str | Path) or "://" in str(source):
-            raise self._local_only(f"Registering {source!r} (not a local file)")
-        path = Path(source)
-        if not path.is_file():
-            from podium.core.errors import NotFoundError
+        from podium.data.versions import local_file
 
-            raise NotFoundError(f"No such file: {str(source)!r}.", hint="Check the path.")
-        return self._upload(path, name, format, label or str(source))
+        # Checked and fetched here, as the local client does (the same errors); a URL is
+        # read with this machine's credentials, then uploaded.
+        with local_file(source, format) as (path, fmt, text):
+            return self._upload(path, name, fmt, label or text)
 
     def _upload(self, path: Path, name: str, format: str | None, label: str) -> DataVersion:
         params = {"filename": path.name, "format": format, "source": label}
@@ -275,6 +302,9 @@ class RemoteClient:
             p["last_run"] = _as(Run, p["last_run"]) if p["last_run"] else None
         return got
 
+    def load_artifact(self, artifact_id: str) -> Any:
+        raise self._local_only("Loading an artifact")
+
     def recover_crashed_runs(self) -> list[str]:
         """Nothing to do here: the server recovers crashed runs before it lists them."""
         return []
@@ -308,9 +338,7 @@ class RemoteClient:
         self, kind: str, name: str, *, keep_last: int | None = None, max_age_s: float | None = None
     ) -> dict[str, Any]:
         body = {"keep_last": keep_last, "max_age_s": max_age_s}
-        result: dict[str, Any] = self._call(
-            "PUT", f"/retention/{_seg(kind)}/{_seg(name)}", json=body
-        )
+        result: dict[str, Any] = self._call("PUT", _retention_path(kind, name), json=body)
         return result
 
     def retention_policies(self) -> list[dict[str, Any]]:
@@ -318,7 +346,7 @@ class RemoteClient:
         return result
 
     def remove_retention(self, kind: str, name: str) -> None:
-        self._call("DELETE", f"/retention/{_seg(kind)}/{_seg(name)}")
+        self._call("DELETE", _retention_path(kind, name))
 
     # -- deployments -------------------------------------------------------------------------
     def deploy(self, source: Any) -> Deployment:
@@ -409,13 +437,11 @@ class RemoteClient:
         return result
 
     def retraining_loops(self) -> list[dict[str, Any]]:
-        result: list[dict[str, Any]] = self._call("GET", "/loops")
-        return result
+        return _rows(self._call("GET", "/loops"), "started_at", "updated_at")
 
     def alerts(self, deployment: str | None = None, *, limit: int = 100) -> list[dict[str, Any]]:
         params = {"deployment": deployment, "limit": limit}
-        result: list[dict[str, Any]] = self._call("GET", "/alerts", params=params)
-        return result
+        return _rows(self._call("GET", "/alerts", params=params), "at")
 
     # -- audit and tokens --------------------------------------------------------------------
     def audit(
@@ -431,7 +457,7 @@ class RemoteClient:
             "target": target,
             "actor": actor,
             "action": action,
-            "since": since.isoformat() if since else None,
+            "since": _aware(since).isoformat() if since else None,
             "limit": limit,
         }
         return _as(list[AuditRecord], self._call("GET", "/audit", params=params))
@@ -448,3 +474,49 @@ class RemoteClient:
 
     def revoke_token(self, name: str) -> TokenRecord:
         return _as(TokenRecord, self._call("POST", f"/tokens/{_seg(name)}/revoke"))
+
+    # -- policies and approvals --------------------------------------------------------------
+    def set_policy(
+        self,
+        kind: str,
+        name: str,
+        *,
+        protected_aliases: list[str] | None = None,
+        approver_role: str | None = None,
+        gates: list[str] | None = None,
+        allow_self_approval: bool = False,
+    ) -> dict[str, Any]:
+        body = {
+            "protected_aliases": protected_aliases,
+            "approver_role": approver_role,
+            "gates": gates,
+            "allow_self_approval": allow_self_approval,
+        }
+        path = f"/policies/{_seg(kind, 'kind')}/{_seg(name)}"
+        result: dict[str, Any] = self._call("PUT", path, json=body)
+        return result
+
+    def get_policy(self, kind: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/policies/{_seg(kind, 'kind')}/{_seg(name)}")
+        return result
+
+    def list_policies(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/policies")
+        return result
+
+    def delete_policy(self, kind: str, name: str) -> None:
+        self._call("DELETE", f"/policies/{_seg(kind, 'kind')}/{_seg(name)}")
+
+    def approval_requests(
+        self, *, status: str | None = None, target: str | None = None, limit: int = 100
+    ) -> list[ApprovalRequest]:
+        params = {"status": status, "target": target, "limit": limit}
+        return _as(list[ApprovalRequest], self._call("GET", "/approvals", params=params))
+
+    def approve(self, request_id: str) -> ApprovalRequest:
+        got = self._call("POST", f"/approvals/{_seg(request_id, 'request id')}/approve")
+        return _as(ApprovalRequest, got)
+
+    def reject(self, request_id: str, reason: str = "") -> ApprovalRequest:
+        path = f"/approvals/{_seg(request_id, 'request id')}/reject"
+        return _as(ApprovalRequest, self._call("POST", path, json={"reason": reason}))

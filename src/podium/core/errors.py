@@ -173,6 +173,69 @@ class GateFailed(PipelineError):
         self.failures = failures
 
 
+class PromotionRefusedError(PodiumError):
+    """An approval policy (G2) refused a promotion: a gate failed (HTTP 409).
+
+    409, not 403: the caller may well hold the role for the call; what refuses it is the
+    target's state under its policy (the figures, a missing approval), which changes, and
+    then the same call succeeds. A 403 would send clients after their token instead.
+
+    Args:
+        target: what was to change, e.g. ``models:/churn@champion``.
+        missing: what the policy still needs, one sentence each.
+    """
+
+    target: str = ""
+    missing: tuple[str, ...] = ()
+
+    def __init__(
+        self, message: str, *, target: str, missing: list[str], hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.target = target
+        self.missing = tuple(missing)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "target": self.target, "missing": list(self.missing)}
+
+
+class ApprovalRequiredError(PromotionRefusedError):
+    """The promotion waits for an approval: request ``request_id`` asks for it (HTTP 409).
+
+    Args:
+        request_id: the pending request (made by this call, or an earlier identical one).
+        approver_role: the least role that may approve it.
+        created: whether this call made the request (not sent over HTTP).
+    """
+
+    request_id: str = ""
+    approver_role: str = ""
+    created: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        target: str,
+        missing: list[str],
+        request_id: str,
+        approver_role: str,
+        created: bool = False,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, target=target, missing=missing, hint=hint)
+        self.request_id = request_id
+        self.approver_role = approver_role
+        self.created = created
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "approval_request_id": self.request_id,  # "request_id" is the HTTP request's
+            "approver_role": self.approver_role,
+        }
+
+
 # The one place where errors become HTTP status codes.
 HTTP_STATUS: dict[type[PodiumError], int] = {
     HeadersTooLargeError: 431,
@@ -184,6 +247,7 @@ HTTP_STATUS: dict[type[PodiumError], int] = {
     ConfigError: 400,
     NotFoundError: 404,
     ConflictError: 409,
+    PromotionRefusedError: 409,  # see the class for why not 403
     UnsafeModelError: 403,
     PermissionDeniedError: 403,
     AuthenticationError: 401,
@@ -211,9 +275,16 @@ def error_from_dict(body: dict[str, Any], status: int) -> PodiumError:
     )
     err = cls.__new__(cls)
     PodiumError.__init__(err, str(body.get("error") or f"HTTP {status}"), hint=body.get("hint"))
-    for key in ("field", "required_role"):  # the extra attributes of some classes
-        if key in body:
-            setattr(err, key, body[key])
+    if "approval_request_id" in body:
+        body = {**body, "request_id": body["approval_request_id"]}
+    elif "request_id" in body:  # the HTTP request's id, not an attribute of the error
+        body = {k: v for k, v in body.items() if k != "request_id"}
+    for key, value in body.items():  # the extra attributes of some classes
+        declared = key in ("field", "required_role") or (
+            key not in ("error", "type", "hint") and hasattr(cls, key)
+        )
+        if declared and not callable(getattr(cls, key, None)):
+            setattr(err, key, tuple(value) if isinstance(value, list) else value)
     if isinstance(err, ValidationError) and not hasattr(err, "field"):
         err.field = None
     limit = body.get("limit") if isinstance(body.get("limit"), dict) else None

@@ -239,3 +239,36 @@ class DeploymentEvent(Record):
     revision: int
     actor: str
     detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Policy(Record):
+    """The approval policy (G2) of a model or a deployment; see :mod:`podium.core.policy`."""
+
+    kind: str  # model or deployment
+    name: str
+    protected_aliases: tuple[str, ...]  # model policies: the aliases it guards
+    approver_role: str | None  # None: passing the gates is enough
+    gates: tuple[str, ...]  # "accuracy>=0.9", "canary"
+    allow_self_approval: bool
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class ApprovalRequest(Record):
+    """A promotion waiting for (or given) an approval: ``podium approve ID``."""
+
+    id: str
+    action: str  # alias.set, alias.delete, deployment.promote
+    target: str  # models:/churn@champion, deployments:/churn-canary
+    payload: dict[str, Any]  # {"version": 3}, {"revision": 2}
+    approver_role: str | None  # the least role that may approve it
+    requested_by: str
+    requested_at: datetime
+    status: str  # pending, approved, rejected, applied, superseded
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str

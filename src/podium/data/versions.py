@@ -52,6 +52,17 @@ def register_data(
         data = buf.getvalue()
         digest = ws.artifacts.put(data)
         return _record(ws, name, digest, "parquet", "<DataFrame>", len(data), source)
+    with local_file(source, format) as (path, fmt, text):
+        digest = ws.artifacts.put_file(path)
+        frame = _read(path, fmt, label or text)  # an upload's errors name the client's file
+        size = path.stat().st_size
+    return _record(ws, name, digest, fmt, label or text, size, frame)
+
+
+@contextmanager
+def local_file(source: Any, format: str | None = None) -> Iterator[tuple[Path, str, str]]:
+    """``source`` (a path or an fsspec URL) as a local file, checked as :func:`register_data`
+    checks it: ``(path, format, source as text)``; a URL is downloaded for the duration."""
     if not isinstance(source, str | Path):
         raise ValidationError(
             f"Cannot register a {type(source).__name__} as data.",
@@ -61,10 +72,7 @@ def register_data(
     text = str(source)
     fmt = _format(text, format)
     with _local_copy(text) as path:
-        digest = ws.artifacts.put_file(path)
-        frame = _read(path, fmt, text)
-        size = path.stat().st_size
-    return _record(ws, name, digest, fmt, label or text, size, frame)
+        yield path, fmt, text
 
 
 def read_table(source: str | Path, *, format: str | None = None) -> Any:
@@ -164,8 +172,9 @@ def _read(path: Path, fmt: str, label: str) -> Any:
             return pd.read_parquet(path)
         return pd.read_json(path, lines=True)
     except Exception as exc:  # parser errors of three libraries: all mean a bad file
+        detail = str(exc).replace(str(path), label)  # a download or upload: name the source
         raise ValidationError(
-            f"{label} is not readable as {fmt}: {type(exc).__name__}: {exc}.",
+            f"{label} is not readable as {fmt}: {type(exc).__name__}: {detail}.",
             field="source",
             hint="Check the file, or pass the right format.",
         ) from None

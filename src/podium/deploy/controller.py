@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from podium.core.clock import utcnow
-from podium.core.errors import PodiumError
+from podium.core.errors import ApprovalRequiredError, PodiumError, PromotionRefusedError
+from podium.core.records import Deployment
 from podium.rollout import Canary, Decision, Gates, VariantStats, analyze
 from podium.rollout import state as rollout_state
 from podium.workspace import Workspace
@@ -45,9 +47,61 @@ def figures(rows: list[dict[str, Any]]) -> dict[str, VariantStats]:
 
 
 def canary_step(ws: Workspace, name: str, now: datetime | None = None) -> Decision | None:
-    """Analyse one canary deployment and apply the decision; None when it is not running."""
+    """Analyse one canary deployment and apply the decision; None when it is not running.
+
+    A promotion goes through the deployment's approval policy: while it waits for an
+    approval the decision is "wait" (the canary stays analysed, and a failing gate still
+    rolls it back); a policy gate that fails pauses the rollout.
+    """
     now = now or utcnow()
     dep = ws.store.deployments.get(name)
+    decision = verdict(ws, dep, now)
+    if decision is None or decision.action == "wait":
+        return decision
+    approval = None
+    if decision.action == "promote":
+        decision, approval = _through_policy(ws, dep, decision)
+        if decision.action == "wait":
+            return decision
+    stamp = now.isoformat()
+    ws.store.deployments.transition(
+        name,
+        decision.action,
+        lambda spec, st: rollout_state.decide(
+            spec, st, decision.action, decision.step, decision.percent, stamp
+        ),
+        {"decision": decision.to_dict()},
+        approval=approval,
+    )
+    log.info("Canary %s: %s (%s)", name, decision.action, decision.reason)
+    return decision
+
+
+def _through_policy(
+    ws: Workspace, dep: Deployment, decision: Decision
+) -> tuple[Decision, str | None]:
+    """The promote decision as the deployment's policy allows it, and the approved request
+    it carries out, if any."""
+    from podium.deploy.approvals import guard_promotion  # it analyses canaries with verdict()
+
+    try:
+        return decision, guard_promotion(ws, dep, decision)
+    except ApprovalRequiredError as exc:
+        if exc.created:
+            ws.store.deployments.record(
+                dep.name,
+                "approval_requested",
+                {"request": exc.request_id, "decision": decision.to_dict()},
+            )
+        return replace(decision, action="wait", reason=f"every gate passed; {exc.message}"), None
+    except PromotionRefusedError as exc:
+        return replace(decision, action="pause", reason=exc.message), None
+
+
+def verdict(ws: Workspace, dep: Deployment, now: datetime | None = None) -> Decision | None:
+    """The canary analysis of ``dep`` now, without acting on it; None when no canary of it
+    is progressing."""
+    now = now or utcnow()
     if dep.spec["strategy"] != "canary" or dep.status != "active":
         return None
     state = dep.state
@@ -62,27 +116,14 @@ def canary_step(ws: Workspace, name: str, now: datetime | None = None) -> Decisi
         gates=Gates(**c["gates"]),
     )
     since = datetime.fromisoformat(state["since"]) if state.get("since") else dep.updated_at
-    stats = figures(ws.store.predictions.recent(name, since=since))
-    decision = analyze(
+    stats = figures(ws.store.predictions.recent(dep.name, since=since))
+    return analyze(
         canary,
         int(state["step"]),
         (now - since).total_seconds(),
         stats.get(c["candidate"], VariantStats()),
         stats.get(c["stable"], VariantStats()),
     )
-    if decision.action == "wait":
-        return decision
-    stamp = now.isoformat()
-    ws.store.deployments.transition(
-        name,
-        decision.action,
-        lambda spec, st: rollout_state.decide(
-            spec, st, decision.action, decision.step, decision.percent, stamp
-        ),
-        {"decision": decision.to_dict()},
-    )
-    log.info("Canary %s: %s (%s)", name, decision.action, decision.reason)
-    return decision
 
 
 def tick(ws: Workspace) -> dict[str, Decision]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from podium.core.errors import IntegrityError, NotFoundError
+from podium.core.errors import IntegrityError, NotFoundError, PromotionRefusedError
 from podium.core.records import Deployment
+from podium.deploy.approvals import guard_promotion
 from podium.deploy.spec import DeploymentSpec, load_file, parse
 from podium.registry import Registry
 from podium.rollout import state as rollout_state
@@ -79,8 +80,17 @@ def revert(
 
 
 def promote(ws: Workspace, name: str) -> Deployment:
-    """Blue-green: switch to the idle colour. Canary: give the candidate all traffic."""
-    return ws.store.deployments.transition(name, "promoted", rollout_state.promote)
+    """Blue-green: switch to the idle colour. Canary: give the candidate all traffic.
+
+    A deployment with an approval policy (``podium policies``) is promoted only past its
+    gates and with an approved request; otherwise the error names the request to approve.
+    """
+    dep = ws.store.deployments.get(name)
+    rollout_state.promote(dep.spec, dep.state)  # a move that makes no sense asks nobody
+    approval = guard_promotion(ws, dep)
+    return ws.store.deployments.transition(
+        name, "promoted", rollout_state.promote, approval=approval
+    )
 
 
 def rollback(ws: Workspace, name: str) -> Deployment:
@@ -89,7 +99,25 @@ def rollback(ws: Workspace, name: str) -> Deployment:
 
 
 def set_traffic(ws: Workspace, name: str, shares: dict[str, float]) -> Deployment:
-    """Change traffic shares (percent) of an A/B, canary or blue-green deployment."""
+    """Change traffic shares (percent) of an A/B, canary or blue-green deployment.
+
+    Under a deployment policy, shares that would hand a canary's candidate all traffic, or
+    switch a blue-green deployment's live colour, are a promotion: refused here, so the
+    policy's gates and approval cannot be stepped around.
+    """
+    if ws.store.approvals.policy("deployment", name) is not None:
+        dep = ws.store.deployments.get(name)
+        after = rollout_state.set_traffic(dep.spec, dep.state, shares)  # also checks shares
+        if _promotes(dep, after):
+            target = f"deployments:/{name}"
+            raise PromotionRefusedError(
+                f"Those shares would promote deployment {name!r}, which has an approval "
+                "policy: a promotion goes through its gates and approval.",
+                target=target,
+                missing=["a promotion through `podium deployments promote`"],
+                hint=f"Run `podium deployments promote {name}`; `podium policies show "
+                f"deployment {name}` shows what it needs.",
+            )
     return ws.store.deployments.transition(
         name,
         "traffic",
@@ -133,3 +161,13 @@ def set_flag(
         ),
         {"flag": flag},
     )
+
+
+def _promotes(dep: Deployment, after: dict[str, Any]) -> bool:
+    """Whether moving ``dep`` to state ``after`` gives all traffic to the incoming version."""
+    strategy = dep.spec["strategy"]
+    if strategy == "canary":
+        return float(after.get("percent", 0)) >= 100 > float(dep.state.get("percent", 0))
+    if strategy == "bluegreen":
+        return bool(after.get("live") != dep.state.get("live"))
+    return False

@@ -15,22 +15,19 @@ step depends on the gate having passed::
 
 from __future__ import annotations
 
-import operator
-import re
 from typing import Any
 
 import numpy as np
 
 from podium.core.errors import GateFailed, NotFoundError, ValidationError
 from podium.core.hashing import sha256_bytes
+from podium.core.policy import COMPARISON as _RULE
+from podium.core.policy import OPS as _OPS
 from podium.core.signature import Signature
 from podium.pipelines.step import step
 from podium.registry import Registry
 from podium.registry.flavors import choose
 from podium.workspace import Workspace
-
-_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "==": operator.eq}
-_RULE = re.compile(r"\s*(>=|<=|==|>|<)\s*(-?[0-9.]+(?:e-?[0-9]+)?)\s*", re.ASCII | re.I)
 
 
 @step(gate=True)

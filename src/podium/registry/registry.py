@@ -9,11 +9,11 @@ import numpy as np
 
 from podium.artifacts import ArtifactStore
 from podium.core.context import current_actor, run_id_var
-from podium.core.errors import IntegrityError, ValidationError
+from podium.core.errors import ApprovalRequiredError, IntegrityError, ValidationError
 from podium.core.names import ModelRef, check_name
 from podium.core.records import FlavorRecord, Model, ModelVersion
 from podium.core.signature import Signature
-from podium.registry import flavors
+from podium.registry import approvals, flavors
 from podium.registry.predictor import Predictor
 from podium.store import MetadataStore
 
@@ -60,6 +60,15 @@ class Registry:
                 f"or a URL), got {str(data)[:40]!r}...",
                 field="data",
             )
+        metrics = _metrics(metrics)
+        policy = approvals.alias_policy(self.store, name, alias) if alias is not None else None
+        if policy is not None:  # failing gates refuse the registration before it stores anything
+            approvals.check_gates(
+                policy,
+                f"models:/{name}@{alias}",
+                approvals.metric_failures(policy, metrics, "the new version"),
+                f"Registering a version of {name!r} as {alias!r}",
+            )
         fl = flavors.choose(model, flavor)
         sig = _signature(signature, input_example, model)
         if reference_data is not None:
@@ -94,7 +103,7 @@ class Registry:
             if loaded is None:
                 loaded = Predictor(fl.load(blob, meta, digest), sig)
             profile = self._reference_profile(loaded, sig, reference_data, data_ref=data)
-        return self.store.models.create_version(
+        mv = self.store.models.create_version(
             name,
             flavors=[FlavorRecord(fl.name, digest, len(blob), meta)],
             signature=sig.to_dict() if sig else None,
@@ -107,10 +116,24 @@ class Registry:
             run_id=run_id_var.get(),
             data_ref=data,
             code_version=_git_commit(),
-            alias=alias,
+            alias=None if policy is not None and policy.approver_role else alias,
             created_by=current_actor(),
             reference=profile,
         )
+        if policy is None or not policy.approver_role or alias is None:
+            return mv
+        try:  # the version stays registered; the alias waits for its approval
+            return self.set_alias(name, alias, mv.version)
+        except ApprovalRequiredError as exc:
+            raise ApprovalRequiredError(
+                f"{mv.uri} is registered, but {alias!r} does not point at it yet: {exc.message}",
+                target=exc.target,
+                missing=list(exc.missing),
+                request_id=exc.request_id,
+                approver_role=exc.approver_role,
+                created=exc.created,
+                hint=exc.hint,
+            ) from None
 
     # -- reference profiles (what monitoring compares production with) --------------------
     def set_reference(
@@ -224,10 +247,16 @@ class Registry:
 
     # -- aliases -----------------------------------------------------------------------------
     def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        return self.store.models.set_alias(name, alias, version)
+        """Point ``alias`` at ``version``. A protected alias (``podium policies``) moves only
+        past the model policy's gates and, when it names an approver role, with an approved
+        request: otherwise :class:`ApprovalRequiredError` names the pending one."""
+        approval = approvals.guard_alias(self.store, name, alias, version)
+        return self.store.models.set_alias(name, alias, version, approval=approval)
 
     def delete_alias(self, name: str, alias: str) -> None:
-        self.store.models.delete_alias(name, alias)
+        """Remove ``alias``; a protected one needs an approval, as :meth:`set_alias`."""
+        approval = approvals.guard_alias(self.store, name, alias, None)
+        self.store.models.delete_alias(name, alias, approval=approval)
 
 
 def _signature(signature: Any, example: Any, model: Any) -> Signature | None:

@@ -39,15 +39,22 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, *, auth: bool, insecure: bool = False, warn: bool = True) -> None:
+def check_bind(
+    host: str,
+    *,
+    auth: bool,
+    insecure: bool = False,
+    warn: bool = True,
+    risk: str = "predict, read metrics and probe the model",
+) -> None:
     """Refuse a non-loopback ``host`` while auth is off, unless ``insecure`` says so (then
-    warn, unless ``warn`` is False: a caller checking early, before the server warns)."""
+    warn, unless ``warn`` is False: a caller checking early, before the server warns).
+    ``risk`` says what anyone who can reach the server could then do."""
     if is_loopback(host) or auth:
         return
     if not insecure:
         raise ConfigError(
-            f"Refusing to bind {host!r} without auth: anyone who can reach it could predict, "
-            "read metrics and probe the model.",
+            f"Refusing to bind {host!r} without auth: anyone who can reach it could {risk}.",
             hint="Turn tokens on with --auth (or PODIUM_AUTH=1; create one with `podium tokens "
             "create`), or pass --insecure if a network boundary protects the server.",
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from podium.store.alerts import AlertRepo, LoopRepo
+from podium.store.approvals import ApprovalRepo
 from podium.store.audit import AuditRepo
 from podium.store.base import Database
 from podium.store.data import DataRepo
@@ -43,6 +44,7 @@ class MetadataStore:
         self.alerts = AlertRepo(self.db)
         self.loops = LoopRepo(self.db)
         self.tokens = TokenRepo(self.db)
+        self.approvals = ApprovalRepo(self.db)
 
     @property
     def backend(self) -> str:

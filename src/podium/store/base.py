@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, StatementError
 
-from podium.core.errors import ConflictError, StoreError
+from podium.core.errors import ConflictError, StoreError, ValidationError
 
 
 class Database:
@@ -45,6 +45,11 @@ class Database:
                 f"The change conflicts with stored data: {_first_line(exc)}.",
                 hint="Re-read the current state and try again.",
             ) from exc
+        except DataError as exc:  # the value's fault: a number out of range, a NUL in text
+            raise ValidationError(
+                f"A value cannot be stored: {_first_line(exc)}.",
+                hint="Check the values sent: no NUL characters in text, numbers in range.",
+            ) from exc
         except OperationalError as exc:
             raise StoreError(
                 f"The metadata store at {self.engine.url!r} failed: {_first_line(exc)}.",
@@ -52,6 +57,11 @@ class Database:
             ) from exc
         except DBAPIError as exc:
             raise StoreError(f"The metadata store failed: {_first_line(exc)}.") from exc
+        except StatementError as exc:  # a value no column can hold (JSON: an int past 64 bits)
+            raise ValidationError(
+                f"A value cannot be stored: {exc.orig}.",
+                hint="Check the values sent: integers must fit in 64 bits.",
+            ) from exc
 
 
 def _first_line(exc: DBAPIError) -> str:

@@ -12,6 +12,7 @@ from podium.core.clock import utcnow
 from podium.core.context import current_actor
 from podium.core.errors import NotFoundError
 from podium.core.records import Deployment, DeploymentEvent, DeploymentWorker
+from podium.store import approvals
 from podium.store import schema as t
 from podium.store.audit import append as audit
 from podium.store.base import Database
@@ -19,6 +20,8 @@ from podium.store.base import Database
 D = t.deployments
 E = t.deployment_events
 W = t.deployment_workers
+# Transitions that end a rollout: open promotion requests no longer apply after them.
+ENDS_ROLLOUT = ("promoted", "promote", "rolled_back", "rollback")
 
 
 class DeploymentRepo:
@@ -75,6 +78,7 @@ class DeploymentRepo:
                 None if row is None else row.spec,
                 spec,
             )
+            approvals.supersede(conn, f"deployments:/{name}", f"revision {revision} was applied")
             return self._get(conn, name)
 
     def set_status(
@@ -102,8 +106,15 @@ class DeploymentRepo:
         kind: str,
         change: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]],
         detail: dict[str, Any] | None = None,
+        *,
+        approval: str | None = None,
     ) -> Deployment:
-        """Apply ``change(spec, state) -> state`` under a row lock; record and audit it."""
+        """Apply ``change(spec, state) -> state`` under a row lock; record and audit it.
+
+        ``approval``: the approved request this change carries out, marked applied in the
+        same transaction. A promotion or rollback supersedes the other open requests.
+        """
+        target = f"deployments:/{name}"
         with self.db.write() as conn:
             row = conn.execute(select(D).where(D.c.name == name).with_for_update()).first()
             if row is None:
@@ -111,10 +122,22 @@ class DeploymentRepo:
             before = dict(row.state)
             after = change(row.spec, before)
             conn.execute(update(D).where(D.c.name == name).values(state=after, updated_at=utcnow()))
+            by = {} if approval is None else {"approval": approval}
             self._event(
-                conn, name, kind, row.revision, {**(detail or {}), "before": before, "after": after}
+                conn,
+                name,
+                kind,
+                row.revision,
+                {**(detail or {}), **by, "before": before, "after": after},
             )
-            audit(conn, f"deployment.{kind}", f"deployments:/{name}", before, after)
+            audit(conn, f"deployment.{kind}", target, before, {**after, **by})
+            if approval is not None:
+                approvals.settle(conn, approval, target)
+            if kind in ENDS_ROLLOUT:
+                why = f"the deployment was {kind} at revision {row.revision}"
+                approvals.supersede(
+                    conn, target, why + (f" (request {approval})" if approval else "")
+                )
             return self._get(conn, name)
 
     def record(self, name: str, kind: str, detail: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ from podium.core.clock import utcnow
 from podium.core.errors import NotFoundError
 from podium.core.names import ModelRef, check_name
 from podium.core.records import FlavorRecord, Model, ModelVersion
+from podium.store import approvals
 from podium.store import schema as t
 from podium.store.audit import append as audit
 from podium.store.base import Database
@@ -152,16 +153,19 @@ class ModelRepo:
             row = conn.execute(select(R).where(R.c.version_id == vid)).first()
             return None if row is None else dict(row._mapping)
 
-    def set_alias(self, name: str, alias: str, version: int) -> ModelVersion:
-        """Point ``alias`` at ``version``, creating or moving it."""
+    def set_alias(
+        self, name: str, alias: str, version: int, *, approval: str | None = None
+    ) -> ModelVersion:
+        """Point ``alias`` at ``version``, creating or moving it. ``approval``: the approved
+        request this move carries out, marked applied in the same transaction."""
         check_name(alias, "alias")
         with self.db.write() as conn:
             model_id = self._lock_model(conn, name)
             vid = self._version_row(conn, name, version)
-            self._set_alias(conn, model_id, name, alias, version, vid)
+            self._set_alias(conn, model_id, name, alias, version, vid, approval)
             return self._versions(conn, V.c.id == vid)[0]
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(self, name: str, alias: str, *, approval: str | None = None) -> None:
         with self.db.write() as conn:
             model_id = self._lock_model(conn, name)
             current = self._alias_target(conn, model_id, name, alias)
@@ -170,7 +174,9 @@ class ModelRepo:
                     (t.aliases.c.model_id == model_id) & (t.aliases.c.alias == alias)
                 )
             )
-            audit(conn, "alias.delete", f"models:/{name}@{alias}", {"version": current}, None)
+            target = f"models:/{name}@{alias}"
+            audit(conn, "alias.delete", target, {"version": current, **_by(approval)}, None)
+            _approvals_after_move(conn, target, approval, f"{target} was deleted")
 
     def update_model(
         self, name: str, *, description: str | None = None, tags: dict[str, str] | None = None
@@ -288,7 +294,14 @@ class ModelRepo:
         )
 
     def _set_alias(
-        self, conn: Connection, model_id: int, name: str, alias: str, version: int, vid: int
+        self,
+        conn: Connection,
+        model_id: int,
+        name: str,
+        alias: str,
+        version: int,
+        vid: int,
+        approval: str | None = None,
     ) -> None:
         A = t.aliases
         before = conn.execute(
@@ -308,13 +321,15 @@ class ModelRepo:
                 .where((A.c.model_id == model_id) & (A.c.alias == alias))
                 .values(version_id=vid, updated_at=utcnow())
             )
+        target = f"models:/{name}@{alias}"
         audit(
             conn,
             "alias.set",
-            f"models:/{name}@{alias}",
+            target,
             None if before is None else {"version": before},
-            {"version": version},
+            {"version": version, **_by(approval)},
         )
+        _approvals_after_move(conn, target, approval, f"{target} moved to version {version}")
 
     def _lock_model(self, conn: Connection, name: str) -> int:
         """The model's id, with its row locked until the transaction ends (PostgreSQL).
@@ -465,6 +480,18 @@ class ModelRepo:
             )
             for r in rows
         ]
+
+
+def _by(approval: str | None) -> dict[str, str]:
+    """What an audited move adds when it carries out an approved request."""
+    return {} if approval is None else {"approval": approval}
+
+
+def _approvals_after_move(conn: Connection, target: str, approval: str | None, why: str) -> None:
+    """The request this move carries out is applied; any other open one is superseded."""
+    if approval is not None:
+        approvals.settle(conn, approval, target)
+    approvals.supersede(conn, target, why + (f" (request {approval})" if approval else ""))
 
 
 def _summary(v: ModelVersion) -> dict[str, Any]:

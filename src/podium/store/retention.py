@@ -43,6 +43,10 @@ class RetentionRepo:
             raise ValidationError("Give --keep-last, --max-age or both.", field="keep_last")
         if keep_last is not None and keep_last < 1:
             raise ValidationError("--keep-last must be at least 1.", field="keep_last")
+        if max_age_s is not None and not max_age_s > 0:
+            raise ValidationError(
+                f"--max-age must be positive, not {max_age_s:g} seconds.", field="max_age_s"
+            )
         with self.db.write() as conn:
             before = conn.execute(select(P).where((P.c.kind == kind) & (P.c.name == name))).first()
             conn.execute(delete(P).where((P.c.kind == kind) & (P.c.name == name)))

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -391,3 +391,36 @@ tokens = Table(
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("last_used_at", UTCDateTime, nullable=True),
 )
+
+# Approval policies (G2): one per model or deployment; rules hold protected aliases, the
+# approver role, gates and whether self-approval is allowed (podium.core.policy).
+policies = Table(
+    "policies",
+    metadata,
+    Column("kind", String(16), primary_key=True),  # model or deployment
+    Column("name", String(128), primary_key=True),
+    Column("rules", Json, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("updated_by", String(128), nullable=False),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),  # sorts by creation time (new_id)
+    Column("action", String(64), nullable=False),  # alias.set, deployment.promote ...
+    Column("target", String(256), nullable=False),  # models:/churn@champion ...
+    Column("payload", Json, nullable=False),  # {"version": 3}
+    Column("approver_role", String(16), nullable=True),
+    Column("requested_by", String(128), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    # pending -> approved -> applied; or rejected, or superseded (the target moved otherwise)
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("reason", Text, nullable=False, default=""),
+)
+Index("ix_approval_requests_target_status", approval_requests.c.target, approval_requests.c.status)
+Index("ix_approval_requests_status", approval_requests.c.status)

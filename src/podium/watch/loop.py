@@ -22,7 +22,7 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from podium.core.errors import PodiumError
+from podium.core.errors import PodiumError, PromotionRefusedError
 from podium.core.names import ModelRef
 from podium.core.records import Deployment
 from podium.deploy import apply
@@ -162,7 +162,7 @@ class Loops:
             )
             return
         candidate = max(made, key=lambda v: v.version)
-        self.ws.store.models.set_alias(model, "challenger", candidate.version)
+        Registry(self.ws.store, self.ws.artifacts).set_alias(model, "challenger", candidate.version)
         detail["candidate"] = candidate.uri
         detail["shadow_since"] = now.isoformat()
         apply(
@@ -220,8 +220,13 @@ class Loops:
         status = self.ws.store.deployments.get(name).state.get("status")
         if status == "promoted":
             ref = ModelRef.parse(detail["candidate"])
-            self.ws.store.models.set_alias(ref.name, "champion", int(ref.version or 0))
-            self._finish(name, detail, "promoted", f"{detail['candidate']} is champion")
+            registry = Registry(self.ws.store, self.ws.artifacts)
+            try:  # through the model's approval policy, if it protects champion
+                registry.set_alias(ref.name, "champion", int(ref.version or 0))
+                outcome = f"{detail['candidate']} is champion"
+            except PromotionRefusedError as exc:
+                outcome = f"{detail['candidate']} won its canary; champion not moved: {exc.message}"
+            self._finish(name, detail, "promoted", outcome)
         elif status in ("rolled_back", "paused"):
             reason = (detail.get("last_decision") or {}).get("reason", f"canary {status}")
             self._finish(name, detail, "rolled_back", reason)
