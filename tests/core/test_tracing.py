@@ -78,6 +78,7 @@ def test_a_served_request_is_a_server_span_with_model_version_rows_and_status(
         "http.response.status_code": 200,
         "podium.model": "cancer",
         "podium.model.version": 1,
+        "podium.flavor": "sklearn",
         "podium.rows": 3,
         "podium.request_id": r.headers["x-request-id"],
     }

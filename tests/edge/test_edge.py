@@ -70,7 +70,7 @@ def test_int8_quantizes_a_network_and_reports_the_change(
 
 
 def test_what_cannot_be_exported_faithfully_is_refused(
-    sqlite_workspace: Workspace, trained: Trained
+    sqlite_workspace: Workspace, trained: Trained, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LogisticRegression
@@ -86,6 +86,7 @@ def test_what_cannot_be_exported_faithfully_is_refused(
     with pytest.raises(ValidationError, match="non-numeric columns") as err:
         export_onnx(sqlite_workspace, "mixed/1")
     assert err.value.field == "signature"
+    monkeypatch.setenv("PODIUM_ONNX_TOLERANCE", "0")  # no fast path at registration either
     podium.register_model(trained.model, "cancer", input_example=trained.X)
     with pytest.raises(ValidationError, match="differs from it") as err:
         export_onnx(sqlite_workspace, "cancer/1", max_proba_diff=1e-12)
@@ -164,8 +165,13 @@ def _version(package: str) -> Any:
     return version(package)
 
 
-def test_edge_mistakes_are_clear(cancer: Workspace, tmp_path: Path) -> None:
-    r = runner.invoke(app, ["edge", "bundle", "cancer@champion", "--out", str(tmp_path / "b")])
+def test_edge_mistakes_are_clear(cancer: Workspace, trained: Trained, tmp_path: Path) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    dummy = DummyClassifier().fit(trained.X, trained.y)  # skl2onnx has no converter for it
+    podium.register_model(dummy, "dummy", input_example=trained.X)
+    r = runner.invoke(app, ["edge", "bundle", "dummy/1", "--out", str(tmp_path / "b")])
     assert r.exit_code == 1 and "has no 'onnx' flavor yet" in r.output
+    assert "skl2onnx cannot convert a DummyClassifier" in r.output
     r = runner.invoke(app, ["export", "cancer@champion", "--format", "tflite"])
     assert r.exit_code == 1 and "--format takes onnx" in r.output

@@ -112,7 +112,15 @@ def test_deployments_bundle_their_live_model_and_unsafe_models_are_refused(
     meta = json.loads((tmp_path / "web" / "podium-bundle.json").read_text())
     assert meta["server"]["deployment"]["variants"]["main"]["model"] == "cancer@champion"
 
-    podium.register_model(trained.model, "pickled", input_example=trained.X, flavor="joblib")
+    from sklearn.dummy import DummyClassifier
+
+    # Pickled, with its ONNX fast path: the bundle takes that, checked at its tolerance.
+    podium.register_model(trained.model, "joblibbed", input_example=trained.X, flavor="joblib")
+    assert build("joblibbed/1", tmp_path / "j", "--no-hashes")["flavor"] == "onnx"
+    assert open_bundle(tmp_path / "j").parity().ok
+    # Pickled, and no ONNX fast path to bundle instead (skl2onnx cannot convert it).
+    dummy = DummyClassifier().fit(trained.X, trained.y)
+    podium.register_model(dummy, "pickled", input_example=trained.X, flavor="joblib")
     r = runner.invoke(app, ["build", "pickled/1", "--out", str(tmp_path / "p")])
     assert r.exit_code != 0 and "executing code" in r.output and "skops" in r.output
     podium.register_model(trained.model, "noexample")

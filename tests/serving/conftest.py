@@ -20,11 +20,22 @@ class Served:
     client: httpx.Client
     trained: Trained
     mixed_url: str
+    flavor: str  # what answers for the reference model: sklearn, or onnx (its fast path)
+
+    @property
+    def atol(self) -> float:
+        """How close its probabilities are to scikit-learn's (ONNX computes in float32)."""
+        return 1e-5 if self.flavor == "onnx" else 1e-12
 
 
-@pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory, trained: Trained) -> Iterator[Served]:
-    """Two real servers on loopback: the reference model, and a mixed-type model."""
+@pytest.fixture(scope="session", params=["sklearn", "auto"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, trained: Trained
+) -> Iterator[Served]:
+    """Two real servers on loopback: the reference model, and a mixed-type model; every test
+    using them runs twice, served by scikit-learn and as `podium serve` does by default (auto:
+    the reference model through its ONNX fast path, the mixed one, which has none, by
+    scikit-learn)."""
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -41,10 +52,12 @@ def served(tmp_path_factory: pytest.TempPathFactory, trained: Trained) -> Iterat
     ).fit(mixed_X, mixed_y)
     client.register_model(mixed, "mixed", input_example=mixed_X)
     small = Limits(max_body_bytes=64 * 1024, max_rows=50)
-    main = start_in_thread(create_app(client.load("cancer@champion"), limits=small))
-    other = start_in_thread(create_app(client.load("mixed/1")))
+    flavor = request.param
+    cancer = client.load("cancer@champion", flavor=flavor)
+    main = start_in_thread(create_app(cancer, limits=small))
+    other = start_in_thread(create_app(client.load("mixed/1", flavor=flavor)))
     with httpx.Client(base_url=main.url, timeout=10) as http:
-        yield Served(main.url, http, trained, other.url)
+        yield Served(main.url, http, trained, other.url, cancer.runtime)
     main.stop()
     other.stop()
     client.workspace.close()

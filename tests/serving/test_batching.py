@@ -24,7 +24,9 @@ from podium.serving.batching import Batching
 from podium.workspace import Workspace
 
 
-def _deploy(ws: Workspace, model: str, **batching: float) -> RunningServer:
+def _deploy(
+    ws: Workspace, model: str, flavor: str | None = None, **batching: float
+) -> RunningServer:
     apply(
         ws,
         {
@@ -33,13 +35,20 @@ def _deploy(ws: Workspace, model: str, **batching: float) -> RunningServer:
             "batching": batching,
         },
     )
-    return start_in_thread(create_deployment_app("batched", workspace=ws))
+    return start_in_thread(create_deployment_app("batched", workspace=ws, flavor=flavor))
+
+
+@pytest.fixture(params=["sklearn", "onnx"])
+def flavor(request: pytest.FixtureRequest) -> str:
+    """What answers: scikit-learn, or the ONNX fast path (what auto, the default, picks)."""
+    return str(request.param)
 
 
 @pytest.fixture
-def server(workspace: Workspace, trained: Trained) -> Iterator[RunningServer]:
+def server(workspace: Workspace, trained: Trained, flavor: str) -> Iterator[RunningServer]:
     podium.register_model(trained.model, "churn", input_example=trained.X)
-    srv = _deploy(workspace, "churn/1", max_batch=8, max_wait_ms=200)
+    asked = "auto" if flavor == "onnx" else flavor
+    srv = _deploy(workspace, "churn/1", asked, max_batch=8, max_wait_ms=200)
     yield srv
     srv.stop()
 
@@ -50,19 +59,22 @@ def _metric(url: str, name: str) -> float:
 
 
 def test_concurrent_rows_are_batched_and_each_gets_its_own_answer(
-    server: RunningServer, trained: Trained
+    server: RunningServer, trained: Trained, flavor: str
 ) -> None:
     rows = [{k: float(v) for k, v in trained.X.iloc[i].items()} for i in range(32)]
     expected = trained.model.predict_proba(trained.X.iloc[:32]).tolist()
 
     def ask(i: int) -> Any:
         with httpx.Client(timeout=10) as c:
-            return c.post(f"{server.url}/predict", json={"records": [rows[i]]}).json()
+            r = c.post(f"{server.url}/predict", json={"records": [rows[i]]})
+            return r.json(), r.headers["x-podium-flavor"]
 
     with ThreadPoolExecutor(16) as pool:
         answers = list(pool.map(ask, range(32)))
-    for i, a in enumerate(answers):
-        assert a["probabilities"][0] == pytest.approx(expected[i], abs=1e-12)
+    tol = 1e-5 if flavor == "onnx" else 1e-12  # ONNX computes in float32
+    for i, (a, answered_by) in enumerate(answers):
+        assert a["probabilities"][0] == pytest.approx(expected[i], abs=tol)
+        assert answered_by == flavor  # batched answers name their flavor too
     calls = _metric(server.url, "podium_batch_rows_count")
     assert _metric(server.url, "podium_batch_rows_sum") == 32
     assert calls < 32  # some requests shared a model call
@@ -89,7 +101,7 @@ def test_a_bad_request_in_a_batch_fails_alone(workspace: Workspace) -> None:
         LogisticRegression(),
     ).fit(X, [0, 0, 1, 1] * 5)
     podium.register_model(model, "plans", input_example=X)
-    srv = _deploy(workspace, "plans/1", max_batch=16, max_wait_ms=100)
+    srv = _deploy(workspace, "plans/1", max_batch=16, max_wait_ms=100)  # no fast path: text
     plans = ["free", "pro"] * 6 + ["enterprise"]  # unseen by the encoder
 
     def ask(plan: str) -> int:

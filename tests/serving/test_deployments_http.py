@@ -51,12 +51,22 @@ def models(workspace: Workspace, trained: Trained) -> Trained:
     return trained
 
 
+@pytest.fixture(params=["sklearn", "auto"])
+def flavor(request: pytest.FixtureRequest) -> str:
+    """Every deployment test runs twice: served by scikit-learn (`--flavor sklearn`), and as
+    by default (auto: each variant through its ONNX fast path where its parity held)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def serve(workspace: Workspace) -> Iterator[Callable[[str], RunningServer]]:
+def serve(workspace: Workspace, flavor: str) -> Iterator[Callable[[str], RunningServer]]:
     started: list[RunningServer] = []
+    asked = None if flavor == "auto" else flavor  # auto is what an unset flavor means
 
     def start(name: str) -> RunningServer:
-        srv = start_in_thread(create_deployment_app(name, workspace=workspace, poll_s=0.05))
+        srv = start_in_thread(
+            create_deployment_app(name, workspace=workspace, poll_s=0.05, flavor=asked)
+        )
         started.append(srv)
         return srv
 
@@ -80,7 +90,39 @@ def _variant(url: str, body: Any, **headers: str) -> str:
     r = HTTP.post(f"{url}/predict", json=body, headers=headers)
     assert r.status_code == 200, r.text
     assert r.headers["x-podium-variant"] == r.json()["variant"]
+    assert r.headers["x-podium-flavor"] in ("onnx", "sklearn", "python")
     return str(r.json()["variant"])
+
+
+def test_each_variant_answers_through_its_own_flavor(
+    models: Trained, serve: Callable[[str], RunningServer], workspace: Workspace, flavor: str
+) -> None:
+    apply(
+        workspace,
+        {
+            "name": "ab",
+            "strategy": "ab",
+            "ab": {"weights": {"a": 50, "b": 50}},
+            "variants": {"a": {"model": "churn@champion"}, "b": {"model": "churn@challenger"}},
+        },
+    )
+    srv = serve("ab")
+    # The champion converts to ONNX; the challenger (a DummyClassifier) has no converter.
+    want = {"a": "onnx" if flavor == "auto" else "sklearn", "b": "sklearn"}
+    assert HTTP.get(f"{srv.url}/deployment").json()["flavors"] == want
+    seen: Counter[tuple[str, str]] = Counter()
+    for i in range(40):
+        r = HTTP.post(f"{srv.url}/predict", json=_row(models), headers={"x-podium-key": f"k{i}"})
+        seen[r.json()["variant"], r.headers["x-podium-flavor"]] += 1
+    assert set(seen) == set(want.items())
+    text = HTTP.get(f"{srv.url}/metrics").text
+    for answered_by in set(want.values()):
+        start = f'podium_requests_total{{code="200",flavor="{answered_by}",model="churn"'
+        counted = sum(float(m.split()[-1]) for m in text.splitlines() if m.startswith(start))
+        assert counted == sum(n for (_, f), n in seen.items() if f == answered_by), text
+    mv = workspace.store.models.get_version("churn", 2)
+    assert mv.fast_path is not None and mv.fast_path["status"] == "failed"
+    assert "DummyClassifier" in mv.fast_path["reason"]
 
 
 def test_a_single_deployment_answers_with_variant_version_and_prediction_id(
@@ -526,6 +568,8 @@ def test_a_flag_switches_a_pipeline_step_per_request(
     def proba(**headers: str) -> float:
         r = HTTP.post(f"{srv.url}/predict", json=body, headers=headers)
         assert r.status_code == 200, r.text
+        # Skipping a pipeline step needs the scikit-learn model, whatever the flavor asked.
+        assert r.headers["x-podium-flavor"] == "sklearn"
         return float(r.json()["probabilities"][0][0])
 
     assert proba(**{"x-podium-attr-country": "FR"}) == pytest.approx(with_step[i], abs=1e-12)

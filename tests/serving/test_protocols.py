@@ -55,7 +55,12 @@ def test_v2_infer_returns_labels_and_probabilities_like_the_model(served: Served
         "data": model.predict(served.trained.X[:3]).tolist(),
     }
     assert proba["shape"] == [3, 2]
-    assert np.allclose(np.reshape(proba["data"], (3, 2)), model.predict_proba(served.trained.X[:3]))
+    np.testing.assert_allclose(
+        np.reshape(proba["data"], (3, 2)),
+        model.predict_proba(served.trained.X[:3]),
+        rtol=0,
+        atol=served.atol,
+    )
 
 
 def test_v2_infer_accepts_nested_data_versioned_routes_and_output_selection(served: Served) -> None:
@@ -126,17 +131,48 @@ def test_invocations_accepts_csv(served: Served) -> None:
     assert r.json()["predictions"] == served.trained.model.predict(X).tolist()
 
 
-def test_metrics_count_requests_by_model_version_protocol_and_code(served: Served) -> None:
+def test_metrics_count_requests_by_model_version_protocol_flavor_and_code(
+    served: Served,
+) -> None:
     served.client.post("/predict", json=record(served.trained))
     served.client.post("/predict", json={"records": [{"nope": 1}]})
     text = served.client.get("/metrics").text
-    assert 'podium_requests_total{code="200",model="cancer",protocol="predict",version="1"}' in text
-    assert 'podium_requests_total{code="422",model="cancer",protocol="predict",version="1"}' in text
-    assert (
-        'podium_request_duration_seconds_bucket{le="0.005",model="cancer",protocol="predict"'
-        in text
-    )
+    flavor = f'flavor="{served.flavor}"'
+    labels = 'model="cancer",protocol="predict",version="1"'
+    assert f'podium_requests_total{{code="200",{flavor},{labels}}}' in text
+    assert f'podium_requests_total{{code="422",{flavor},{labels}}}' in text
+    assert f'podium_request_duration_seconds_bucket{{{flavor},le="0.005",{labels}}}' in text
+    assert f"podium_predicted_rows_total{{{flavor},{labels}}}" in text
     assert 'podium_model_ready{model="cancer",version="1"} 1.0' in text
+
+
+def test_every_answer_names_the_flavor_that_answered(served: Served) -> None:
+    X = served.trained.X[:2]
+    tensor = {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [2, 30],
+                "datatype": "FP64",
+                "data": X.to_numpy().ravel().tolist(),
+            }
+        ]
+    }
+    answers = [
+        served.client.post("/predict", json={"records": X.to_dict(orient="records")}),
+        served.client.post("/v2/models/cancer/infer", json=tensor),
+        served.client.post("/v2/models/cancer/versions/1/infer", json=tensor),
+        served.client.post("/invocations", json={"instances": X.to_numpy().tolist()}),
+        served.client.post(
+            "/invocations", content=X.to_csv(index=False), headers={"content-type": "text/csv"}
+        ),
+    ]
+    for r in answers:
+        assert r.status_code == 200, r.text
+        assert r.headers["x-podium-flavor"] == served.flavor
+    # The mixed-type model has text inputs: no fast path, scikit-learn answers either way.
+    mixed = httpx.post(f"{served.mixed_url}/predict", json={"age": 30, "plan": "pro"})
+    assert mixed.headers["x-podium-flavor"] == "sklearn"
 
 
 def test_openapi_documents_every_route(served: Served) -> None:

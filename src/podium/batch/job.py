@@ -48,6 +48,8 @@ class BatchResult:
     parts_skipped: int = 0  # already scored by this model version
     seconds: float = 0.0
     files: list[str] = field(default_factory=list)
+    flavor: str = ""  # what scored it: onnx (the fast path), sklearn, ...
+    flavor_choice: dict[str, Any] | None = None  # how it was chosen (podium.batch.choice)
 
     @property
     def rows_per_s(self) -> float:
@@ -71,19 +73,32 @@ def score(
     executor: str = "local",
     table: str | None = None,
     query: str | None = None,
+    flavor: str | None = None,
 ) -> BatchResult:
     """Score every row of ``input`` with ``model`` (a predictor, or a model URI loaded from the
     current workspace) into the folder ``output``.
+
+    For a URI, ``flavor`` names what scores (sklearn, onnx, or any flavor the version has);
+    by default (auto) the faster of the model and its ONNX fast path on this input's first
+    rows does (:mod:`podium.batch.choice`).
 
     >>> score("models:/churn@champion", "data/*.parquet", "scored/")  # doctest: +SKIP
     """
     import fsspec
 
+    from podium.batch.choice import FlavorChoice, candidates, choose
+
     if isinstance(model, str):
         from podium.client import Client
 
-        model = Client().load(model)
-    predictor = model
+        options = candidates(model, flavor, Client().load)
+    elif flavor is not None:
+        raise ValidationError(
+            "flavor applies to a model URI; a predictor scores with its own.", field="flavor"
+        )
+    else:
+        options = [model]
+    predictor = options[0]
     if predictor.signature is None or predictor.version is None:
         raise ValidationError(
             "Batch scoring needs a registered model with a signature.",
@@ -117,14 +132,31 @@ def score(
             f"{input!r} holds nothing to score outside the output folder {output!r}.",
             field="input",
         )
+    if isinstance(model, str):
+        predictor, choice = choose(options, inputs, chunk_size, flavor)
+    else:
+        choice = FlavorChoice(predictor.runtime, "asked", "a predictor was given")
+    # Every option is a flavor of the version checked above.
+    assert predictor.version is not None and predictor.signature is not None
     fs.makedirs(root, exist_ok=True)
     fs.makedirs(f"{root}/{REJECTS}", exist_ok=True)
     version = predictor.version.uri
     records = _manifest(fs, f"{root}/{MANIFEST}")
-    result = BatchResult(output, version)
+    result = BatchResult(output, version, flavor=choice.flavor, flavor_choice=choice.to_dict())
     known = [f.rows for f in inputs if f.rows is not None]
     total = sum(known) if len(known) == len(inputs) else None
-    job = _Job(fs, root, output, version, chunk_size, output_format, max_errors, progress, total)
+    job = _Job(
+        fs,
+        root,
+        output,
+        version,
+        chunk_size,
+        output_format,
+        max_errors,
+        progress,
+        total,
+        choice.flavor,
+    )
 
     text = tuple(predictor.signature.columns) + ((id_column,) if id_column else ())
 
@@ -207,6 +239,7 @@ class _Job:
     max_errors: int
     progress: Progress | None
     total: int | None
+    flavor: str = ""
     seen: int = 0
 
     def done(self, f: InputFile, number: int, w: Written, result: BatchResult) -> None:
@@ -220,6 +253,7 @@ class _Job:
             w.rows,
             w.name,
             w.rejected,
+            self.flavor,
         )
         result.files.append(w.name)
         result.parts_written += 1
@@ -417,6 +451,7 @@ def _record(
     rows: int,
     name: str,
     rejected: int,
+    flavor: str = "",
 ) -> None:
     line = {
         "input": f.name,
@@ -427,6 +462,7 @@ def _record(
         "rows": rows,
         "rejected": rejected,
         "file": name,
+        "flavor": flavor,
         "at": datetime.now(UTC).isoformat(),
     }
     with fs.open(path, "a") as out:

@@ -24,13 +24,21 @@ def batch_score(
     chunk_size: int = 100_000,
     id_column: str | None = None,
     max_errors: int = 0,
+    flavor: str | None = None,
 ) -> dict[str, Any]:
-    """``podium batch`` as a step: resumable, incremental, so it can run on a schedule."""
+    """``podium batch`` as a step: resumable, incremental, so it can run on a schedule.
+    ``flavor`` as in :func:`podium.batch.score` (default: the faster on the input)."""
     from podium.batch.job import score
 
     ws = Workspace.current()
-    predictor = Registry(ws.store, ws.artifacts).load(model)
+    uri = Registry(ws.store, ws.artifacts).get(model).uri  # fail early on a bad reference
     result = score(
-        predictor, input, output, chunk_size=chunk_size, id_column=id_column, max_errors=max_errors
+        uri,
+        input,
+        output,
+        chunk_size=chunk_size,
+        id_column=id_column,
+        max_errors=max_errors,
+        flavor=flavor,
     )
     return result.to_dict()

@@ -28,7 +28,13 @@ def batch(
     input_format: Annotated[
         str | None, typer.Option(help="csv, parquet or jsonl (default: by suffix).")
     ] = None,
-    flavor: Annotated[str | None, typer.Option(help="Which flavor of the model to run.")] = None,
+    flavor: Annotated[
+        str | None,
+        typer.Option(
+            help="sklearn, onnx (or any flavor the version has); default: the faster of the "
+            "model and its ONNX fast path, measured on the input's first rows."
+        ),
+    ] = None,
     table: Annotated[
         str | None, typer.Option(help="With a database URL: score this table.")
     ] = None,
@@ -55,9 +61,7 @@ def batch(
     )
 
     from podium.batch import score
-    from podium.client import Client
 
-    predictor = Client().load(model_uri, flavor=flavor)
     bar = Progress(
         TextColumn("scoring"),
         BarColumn(),
@@ -81,7 +85,7 @@ def batch(
             bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} rows/s")
 
         result = score(
-            predictor,
+            model_uri,
             input,
             output,
             chunk_size=chunk_size,
@@ -93,14 +97,18 @@ def batch(
             executor=executor,
             table=table,
             query=query,
+            flavor=flavor,
         )
     if json_:
         print_json(result.to_dict())
         return
     skipped = f", {result.parts_skipped} already scored" if result.parts_skipped else ""
     rejected = f", {result.rejected:,} rejected (see _rejects/)" if result.rejected else ""
+    choice = result.flavor_choice or {}
+    why = f"; {choice['reason']}" if choice.get("how") == "measured" else ""
     out.print(
-        f"Scored {result.rows:,} rows with {result.model_version} in {result.seconds:.1f} s "
+        f"Scored {result.rows:,} rows with {result.model_version} ({result.flavor}{why}) "
+        f"in {result.seconds:.1f} s "
         f"({result.rows_per_s:,.0f} rows/s): {result.parts_written} part(s) written"
         f"{skipped}{rejected}, into {output}."
     )

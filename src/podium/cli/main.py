@@ -355,7 +355,11 @@ def serve(
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
     flavor: Annotated[
-        str | None, typer.Option(help="Run this flavor of the model, e.g. onnx.")
+        str | None,
+        typer.Option(
+            help="auto (default): the ONNX fast path where its parity held, else the model as "
+            "registered; sklearn or onnx force one (a model also takes any flavor it has)."
+        ),
     ] = None,
     bundle: Annotated[
         Path | None,
@@ -399,8 +403,10 @@ def serve(
     assert model_uri is not None
     ws = Workspace.current()
     deployment = is_deployment(ws, model_uri)
-    if deployment and flavor is not None:
-        raise typer.BadParameter("--flavor applies to a model; a deployment serves its own.")
+    if deployment and flavor not in (None, "auto", "sklearn", "onnx"):
+        raise typer.BadParameter(
+            f"a deployment is served with --flavor auto, sklearn or onnx, not {flavor!r}."
+        )
     if workers is None:
         workers = ws.store.deployments.get(model_uri).spec.get("workers", 1) if deployment else 1
     if workers > 1 and deployment and ws.store.deployments.get(model_uri).spec.get("online"):
@@ -411,7 +417,8 @@ def serve(
         if not deployment:
             from podium.registry import Registry
 
-            Registry(ws.store, ws.artifacts).load(model_uri, flavor=flavor)  # fail here, once
+            # Fail here, once; and check a version never checked before the workers start.
+            Registry(ws.store, ws.artifacts).load(model_uri, flavor=flavor or "auto")
         err.print(
             f"Serving {model_uri} from {workers} workers at http://{host}:{bind_port}  {docs}"
         )

@@ -69,6 +69,8 @@ def show(
             ],
         )
         return
+    from podium.registry import fastpath
+
     mv = client.get_version(ref)
     lineage = client.lineage_of(mv)
     if json_:
@@ -84,6 +86,7 @@ def show(
         ["created", f"{mv.created_at:%Y-%m-%d %H:%M:%S} by {mv.created_by}"],
         ["description", mv.description],
         ["flavors", [f"{f.flavor} sha256:{f.digest[:12]} {f.size} B" for f in mv.flavors]],
+        ["fast path", fastpath.describe(mv.fast_path)],
         ["metrics", mv.metrics],
         ["params", mv.params],
         ["tags", mv.tags],

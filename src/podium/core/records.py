@@ -63,6 +63,9 @@ class ModelVersion(Record):
     data_ref: str | None
     code_version: str | None
     aliases: tuple[str, ...] = ()
+    # The ONNX fast path: whether the version converts and answers alike (status, reason,
+    # parity figures); None when it was never checked. See podium.registry.fastpath.
+    fast_path: dict[str, Any] | None = None
 
     @property
     def uri(self) -> str:

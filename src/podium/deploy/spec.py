@@ -32,6 +32,11 @@ class _Strict(BaseModel):
 
 class Variant(_Strict):
     model: str = Field(description="A model reference: models:/NAME/3 or models:/NAME@alias.")
+    flavor: Literal["auto", "sklearn", "onnx"] | None = Field(
+        None,
+        description="What answers: auto (the default) is the ONNX fast path when its parity "
+        "held, else the model as registered; sklearn or onnx force one.",
+    )
 
 
 class ShadowSpec(_Strict):
@@ -217,6 +222,12 @@ def _check_consistency(spec: DeploymentSpec, source: str) -> None:
             raise fail("monitoring.reference", exc.message) from None
     if spec.online is not None and spec.strategy not in ("single", "rolling"):
         raise fail("online", "an online model serves alone: use strategy single")
+    for name, variant in spec.variants.items():
+        if variant.flavor == "onnx" and (spec.online is not None or step_flags(spec)):
+            raise fail(
+                f"variants.{name}.flavor",
+                "onnx cannot learn online or skip a flagged pipeline step: use sklearn or auto",
+            )
     if spec.online is not None and spec.workers > 1:
         # Each process would learn from the labels that happen to reach it, and snapshot
         # its own diverging model.
@@ -256,3 +267,10 @@ def _check_consistency(spec: DeploymentSpec, source: str) -> None:
                 need(f"flags.flags[{i}].variant", [f.variant])
             for r in f.rules:
                 Rule(r.attribute, r.op, r.value)
+
+
+def step_flags(spec: DeploymentSpec | dict[str, Any]) -> bool:
+    """Whether flags switch pipeline steps (only the scikit-learn model can skip one)."""
+    data = spec.model_dump() if isinstance(spec, DeploymentSpec) else spec
+    flags = (data.get("flags") or {}).get("flags") or []
+    return any(f.get("step") for f in flags)

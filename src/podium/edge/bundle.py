@@ -86,8 +86,10 @@ def write_bundle(ws: Workspace, uri: str, out: Path, *, flavor: str = "onnx") ->
     mv = registry.get(uri)
     rec = mv.flavor(flavor)
     if rec is None:
+        fast = mv.fast_path or {}
+        why = f" (its ONNX fast path: {fast['reason']})" if fast.get("reason") else ""
         raise NotFoundError(
-            f"{mv.uri} has no {flavor!r} flavor yet.",
+            f"{mv.uri} has no {flavor!r} flavor yet{why}.",
             hint=f"Make it with `podium export {mv.uri} --format onnx`.",
         )
     if mv.signature is None or mv.input_example is None:

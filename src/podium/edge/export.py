@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from podium.core.errors import ConfigError, ValidationError
+from podium.core.errors import ValidationError
 from podium.core.records import FlavorRecord
-from podium.registry import Predictor, Registry
-from podium.registry.flavors.onnx_flavor import OnnxClassifier, OnnxRegressor
+from podium.registry import Predictor, Registry, fastpath
 from podium.workspace import Workspace
 
 # Float32 arithmetic against float64: differences of about 1e-7 are expected.
@@ -55,7 +54,12 @@ def export_onnx(
     min_agreement: float | None = None,
 ) -> Export:
     """Convert ``uri``, check it, and record it as the version's ``onnx`` (or ``onnx-int8``)
-    flavor. Raises :class:`ValidationError` when parity fails, naming the figures."""
+    flavor. Raises :class:`ValidationError` when parity fails, naming the figures.
+
+    The conversion and the figures are the fast path's (:mod:`podium.registry.fastpath`),
+    which registration already ran: a version whose fast path is ready has its ``onnx``
+    flavor, and exporting it checks that flavor again at the export's own bounds.
+    """
     if quantize not in (None, "int8"):
         raise ValidationError(f"--quantize takes int8, got {quantize!r}.", field="quantize")
     registry = Registry(ws.store, ws.artifacts)
@@ -78,7 +82,12 @@ def export_onnx(
             field="signature",
             hint="Re-register it with an input example in the order it was fitted on.",
         )
-    onnx_bytes = _convert(source.model, len(sig.columns))
+    converted = mv.flavor("onnx")  # the fast path's, made at registration
+    onnx_bytes = (
+        ws.artifacts.get(converted.digest)
+        if converted is not None
+        else fastpath.convert(source.model, len(sig.columns))
+    )
     note = ""
     flavor = "onnx"
     if quantize == "int8":
@@ -96,17 +105,15 @@ def export_onnx(
     meta: dict[str, Any] = {
         "classes": source.classes if source.has_proba else None,
         "threads": 1,
-        "opset": _opset(onnx_bytes),
+        "opset": fastpath.opset(onnx_bytes),
         "quantized": quantize,
     }
-    exported = (
-        OnnxClassifier(onnx_bytes, meta)
-        if meta["classes"] is not None
-        else OnnxRegressor(onnx_bytes, meta)
-    )
-    agreement, diff = _parity(source, exported, x)
+    exported = Predictor(fastpath.onnx_model(onnx_bytes, meta), sig, None, flavor)
     limit = max_proba_diff if max_proba_diff is not None else MAX_PROBA_DIFF[quantize]
     floor = min_agreement if min_agreement is not None else MIN_AGREEMENT[quantize]
+    fig = fastpath.figures(source, exported, x, limit)
+    agreement = fig["label_agreement"]
+    diff = fig["max_proba_diff"]
     if agreement < floor or (diff is not None and diff > limit):
         shown = "-" if diff is None else f"{diff:.2g}"
         raise ValidationError(
@@ -123,37 +130,6 @@ def export_onnx(
             mv.model, mv.version, FlavorRecord(flavor, digest, len(onnx_bytes), meta)
         )
     return Export(mv.uri, flavor, len(onnx_bytes), len(x), agreement, diff, bool(quantize), note)
-
-
-def _convert(model: Any, columns: int) -> bytes:
-    try:
-        from skl2onnx import convert_sklearn
-        from skl2onnx.common.data_types import FloatTensorType
-    except ImportError:
-        raise ConfigError(
-            "ONNX export needs skl2onnx and onnxruntime.", hint="pip install 'podium[onnx]'"
-        ) from None
-    final = model.steps[-1][1] if hasattr(model, "steps") else model
-    options = {id(final): {"zipmap": False}} if hasattr(final, "predict_proba") else None
-    try:
-        onx = convert_sklearn(
-            model,
-            initial_types=[("input", FloatTensorType([None, columns]))],
-            options=options,
-        )
-    except Exception as exc:  # skl2onnx raises many types for an unsupported model
-        raise ValidationError(
-            f"skl2onnx cannot convert a {type(model).__name__}: {type(exc).__name__}: {exc}.",
-            field="model",
-        ) from None
-    return bytes(onx.SerializeToString())
-
-
-def _opset(data: bytes) -> int | None:
-    import onnx
-
-    model = onnx.load_from_string(data)
-    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def _quantize(data: bytes) -> bytes | None:
@@ -182,18 +158,3 @@ def _quantize(data: bytes) -> bytes | None:
         finally:
             logging.disable(logging.NOTSET)
         return dst.read_bytes() if dst.exists() else None
-
-
-def _parity(
-    source: Predictor, exported: Any, x: np.ndarray[Any, Any]
-) -> tuple[float, float | None]:
-    """(label agreement, max probability difference or None for a regressor)."""
-    want_labels, want_proba = source.infer_arrays(source.validate(x))
-    got_labels = exported.predict(x)
-    if want_proba is None:
-        close = np.isclose(
-            got_labels.astype(np.float64), want_labels.astype(np.float64), rtol=1e-4, atol=1e-5
-        )
-        return float(np.mean(close)), None
-    agreement = float(np.mean(np.asarray(got_labels) == np.asarray(want_labels)))
-    return agreement, float(np.max(np.abs(exported.predict_proba(x) - want_proba)))

@@ -32,9 +32,22 @@ ARGMAX_CLASSIFIERS = frozenset(
 )
 
 
-def _final_estimator(model: Any) -> Any:
+def final_estimator(model: Any) -> Any:
+    """The last step of a scikit-learn pipeline (of nested pipelines), else the model."""
     steps = getattr(model, "steps", None)  # a scikit-learn Pipeline
-    return _final_estimator(steps[-1][1]) if steps else model
+    return final_estimator(steps[-1][1]) if steps else model
+
+
+def runtime_of(flavor: str, model: Any) -> str:
+    """What answers for a model, as servers name it (``X-Podium-Flavor``, the ``flavor``
+    label of their metrics): ``onnx`` for an ONNX flavor, ``sklearn`` for a scikit-learn
+    estimator whatever its serialization, else the flavor's name."""
+    if flavor.startswith("onnx"):
+        return flavor
+    base = sys.modules.get("sklearn.base")
+    if base is not None and isinstance(model, base.BaseEstimator):
+        return "sklearn"
+    return flavor or "python"
 
 
 # The array path feeds scikit-learn a float64 array in signature order, 3x faster than a
@@ -62,6 +75,7 @@ class Predictor:
         self.signature = signature
         self.version = version
         self.flavor = flavor
+        self.runtime = runtime_of(flavor, model)
         self.validator: InputValidator | None = signature.validator() if signature else None
         self.has_proba = callable(getattr(model, "predict_proba", None))
         classes = getattr(model, "classes_", None)
@@ -70,7 +84,7 @@ class Predictor:
             if classes is not None
             else None
         )
-        final = type(_final_estimator(model))
+        final = type(final_estimator(model))
         self._label_is_argmax = f"{final.__module__}.{final.__qualname__}" in ARGMAX_CLASSIFIERS
         # Models that give labels and probabilities from one call say so.
         self._both: Any = getattr(model, "predict_with_proba", None) if self.has_proba else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from typing import Any
 
@@ -13,9 +14,11 @@ from podium.core.errors import ApprovalRequiredError, IntegrityError, Validation
 from podium.core.names import ModelRef, check_name
 from podium.core.records import FlavorRecord, Model, ModelVersion
 from podium.core.signature import Signature
-from podium.registry import approvals, flavors
+from podium.registry import approvals, fastpath, flavors
 from podium.registry.predictor import Predictor
 from podium.store import MetadataStore
+
+log = logging.getLogger("podium.registry")
 
 # Rows of the input example kept in the registry (the reference for parity checks).
 EXAMPLE_ROWS = 100
@@ -71,6 +74,7 @@ class Registry:
             )
         fl = flavors.choose(model, flavor)
         sig = _signature(signature, input_example, model)
+        reference_rows = None
         if reference_data is not None:
             if sig is None:
                 raise ValidationError(
@@ -78,7 +82,8 @@ class Registry:
                     field="reference_data",
                     hint="Pass input_example too (a few rows of X).",
                 )
-            _features(reference_data, sig)  # fail before anything is stored
+            reference_rows = _features(reference_data, sig)  # fail before anything is stored
+        tolerance = fastpath.tolerance()  # a bad setting fails here, before anything is stored
         example = _example(input_example, sig)
         blob, meta = fl.save(model)
         # Blobs first, then one transaction for the version and everything it points at: a
@@ -103,9 +108,22 @@ class Registry:
             if loaded is None:
                 loaded = Predictor(fl.load(blob, meta, digest), sig)
             profile = self._reference_profile(loaded, sig, reference_data, data_ref=data)
+        # The ONNX fast path: converted and checked now, as serving will load the model. Its
+        # outcome is recorded either way; it never makes the registration fail.
+        outcome = fastpath.check(
+            loaded if loaded is not None else Predictor(model, sig),
+            fastpath.reference_rows(example, reference_rows),
+            tol=tolerance,
+        )
+        registered = [FlavorRecord(fl.name, digest, len(blob), meta)]
+        if outcome.onnx is not None and outcome.meta is not None:
+            onnx_digest = self.artifacts.put(outcome.onnx)
+            registered.append(
+                FlavorRecord(fastpath.FLAVOR, onnx_digest, len(outcome.onnx), outcome.meta)
+            )
         mv = self.store.models.create_version(
             name,
-            flavors=[FlavorRecord(fl.name, digest, len(blob), meta)],
+            flavors=registered,
             signature=sig.to_dict() if sig else None,
             input_example=example,
             reference_output=reference,
@@ -119,6 +137,7 @@ class Registry:
             alias=None if policy is not None and policy.approver_role else alias,
             created_by=current_actor(),
             reference=profile,
+            fast_path=outcome.record,
         )
         if policy is None or not policy.approver_role or alias is None:
             return mv
@@ -204,31 +223,96 @@ class Registry:
         return self.store.models.resolve(ref)
 
     def load(self, uri: str | ModelRef, *, flavor: str | None = None) -> Predictor:
-        """A :class:`Predictor` for the version ``uri`` names."""
+        """A :class:`Predictor` for the version ``uri`` names.
+
+        ``flavor``: None or ``"sklearn"`` for the model as registered; ``"onnx"`` for its ONNX
+        fast path (an error naming the reason when it has none); ``"auto"`` for the fast path
+        when its parity held, else the registered model (what servers use); or any flavor
+        the version has by name. ``"auto"`` and ``"onnx"`` check a version registered before
+        podium recorded fast paths, once, and record the outcome.
+        """
         mv = self.get(uri)
-        rec = mv.flavor(flavor) if flavor else mv.flavors[0] if mv.flavors else None
-        if rec is None:
-            have = ", ".join(f.flavor for f in mv.flavors) or "none"
-            raise ValidationError(
-                f"{mv.uri} has no {flavor!r} flavor (it has: {have}).", field="flavor"
-            )
+        mv, rec = self._flavor_record(mv, flavor)
         model = flavors.get(rec.flavor).load(self.artifacts.get(rec.digest), rec.meta, rec.digest)
         sig = Signature.from_dict(mv.signature) if mv.signature else None
         return Predictor(model, sig, mv, rec.flavor)
+
+    def _flavor_record(
+        self, mv: ModelVersion, flavor: str | None
+    ) -> tuple[ModelVersion, FlavorRecord]:
+        if flavor in ("auto", fastpath.FLAVOR):
+            mv = self.fast_path(mv)
+            onnx = mv.flavor(fastpath.FLAVOR)
+            if flavor == "auto":
+                flavor = fastpath.FLAVOR if fastpath.ready(mv.fast_path) and onnx else None
+            elif onnx is None:
+                why = fastpath.describe(mv.fast_path).rstrip(".")
+                raise ValidationError(
+                    f"{mv.uri} has no ONNX fast path: {why}.",
+                    field="flavor",
+                    hint="Serve it with --flavor sklearn, or --flavor auto (the default), which "
+                    "uses the fast path only where its parity held.",
+                )
+        if flavor in (None, "sklearn"):
+            rec = mv.flavors[0] if mv.flavors else None  # the flavor it was registered with
+        else:
+            rec = mv.flavor(flavor)
+        if rec is None:
+            have = ", ".join(f.flavor for f in mv.flavors) or "none"
+            raise ValidationError(
+                f"{mv.uri} has no {flavor!r} flavor (it has: {have}).",
+                field="flavor",
+                hint="Ask for sklearn, onnx or auto, or one of the flavors it has.",
+            )
+        return mv, rec
+
+    def fast_path(self, uri: str | ModelRef | ModelVersion) -> ModelVersion:
+        """The version with its ONNX fast path checked (:mod:`podium.registry.fastpath`).
+
+        Versions are checked when registered; one registered before podium did that (or
+        while the ``onnx`` extra was missing) is converted and checked now, on its input
+        example, and the outcome recorded, so this happens once per version.
+        """
+        mv = uri if isinstance(uri, ModelVersion) else self.get(uri)
+        if not fastpath.recheck(mv.fast_path) or not mv.flavors:
+            return mv
+        registered = mv.flavors[0]
+        model = flavors.get(registered.flavor).load(
+            self.artifacts.get(registered.digest), registered.meta, registered.digest
+        )
+        sig = Signature.from_dict(mv.signature) if mv.signature else None
+        existing = mv.flavor(fastpath.FLAVOR)  # from `podium export`: checked, not redone
+        outcome = fastpath.check(
+            Predictor(model, sig, mv, registered.flavor),
+            fastpath.reference_rows(mv.input_example),
+            existing=None if existing is None else self.artifacts.get(existing.digest),
+        )
+        rec = None
+        if outcome.onnx is not None and outcome.meta is not None and existing is None:
+            digest = self.artifacts.put(outcome.onnx)
+            rec = FlavorRecord(fastpath.FLAVOR, digest, len(outcome.onnx), outcome.meta)
+        log.info("%s: ONNX fast path %s", mv.uri, fastpath.describe(outcome.record))
+        return self.store.models.set_fast_path(
+            mv.model, mv.version, outcome.record, rec, expected=mv.fast_path
+        )
 
     def verify(self, predictor: Predictor) -> None:
         """Prove a loaded model reproduces the predictions recorded when it was registered.
 
         The check a server makes before a new version takes traffic: a model that loads but
         predicts differently here (another library version, a damaged environment) is
-        refused. Labels must match exactly, probabilities to 1e-9.
+        refused. Labels must match exactly, probabilities to 1e-9; the ONNX fast path's
+        probabilities (float32) to the tolerance its parity check recorded.
         """
         mv = predictor.version
         if mv is None or mv.input_example is None or mv.reference_output is None:
             return
-        diff = reference_differences(
-            reference_output(predictor, mv.input_example), mv.reference_output
-        )
+        got = reference_output(predictor, mv.input_example)
+        if predictor.flavor == fastpath.FLAVOR:
+            tol = float((mv.fast_path or {}).get("tolerance") or fastpath.DEFAULT_TOLERANCE)
+            diff = converted_differences(got, mv.reference_output, tol)
+        else:
+            diff = reference_differences(got, mv.reference_output)
         if diff:
             raise IntegrityError(
                 f"{mv.uri} predicts differently here from when it was registered, on its own "
@@ -396,6 +480,24 @@ def reference_differences(
                 )
         out.sort(key=lambda d: d["row"])
     return out
+
+
+def converted_differences(
+    got: dict[str, Any], want: dict[str, Any], tol: float
+) -> list[dict[str, Any]]:
+    """:func:`reference_differences` for a converted model (float32): labels exactly,
+    probabilities within ``tol``, a regressor's values within ``tol`` of ``max(1, |y|)``."""
+    if "classes" in want or "probabilities" in want:
+        return reference_differences(got, want, rtol=0.0, atol=tol)
+    g, w = got.get("predictions") or [], want.get("predictions") or []
+    try:
+        a, b = np.asarray(g, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    except (TypeError, ValueError):  # labels of a classifier without probabilities
+        return reference_differences(got, want)
+    if a.shape != b.shape:
+        return [{"row": None, "expected": f"{len(b)} predictions", "got": f"{len(a)}"}]
+    bad = np.abs(a - b) > tol * np.maximum(1.0, np.abs(b))
+    return [{"row": i, "expected": w[i], "got": g[i]} for i in np.flatnonzero(bad).tolist()]
 
 
 def describe_differences(diff: list[dict[str, Any]], shown: int = 3) -> str:

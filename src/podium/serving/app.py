@@ -50,6 +50,17 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count(1)
 JSON = "application/json"
+# Which flavor answered a prediction (onnx, sklearn, ...): one prebuilt header per flavor.
+FLAVOR_HEADER = b"x-podium-flavor"
+_FLAVOR_HEADERS: dict[str, tuple[bytes, bytes]] = {}
+
+
+def flavor_header(runtime: str) -> tuple[bytes, bytes]:
+    """The raw ``X-Podium-Flavor`` header for ``runtime`` (built once per flavor)."""
+    header = _FLAVOR_HEADERS.get(runtime)
+    if header is None:
+        header = _FLAVOR_HEADERS[runtime] = (FLAVOR_HEADER, runtime.encode("latin-1"))
+    return header
 
 
 @dataclass(frozen=True)
@@ -215,6 +226,7 @@ class ModelServer:
             code = 200
             extra = self.decorate(request, payload, rid)
             response = json_response(payload, 200, rid)
+            response.raw_headers.append(flavor_header(predictor.runtime))
             if extra:
                 response.headers.update(extra)
         except PodiumError as exc:
@@ -240,6 +252,7 @@ class ModelServer:
             code,
             time.perf_counter() - t0,
             rows,
+            predictor.runtime,
         )
         if span is not None:
             self._end_span(request, span, predictor, rows, code)
@@ -269,6 +282,7 @@ class ModelServer:
             {
                 "podium.model": predictor.name,
                 "podium.model.version": predictor.version_number,
+                "podium.flavor": predictor.runtime,
                 "podium.variant": getattr(route, "variant", None),
                 "podium.rows": rows,
                 "podium.request_id": request_id_var.get(),

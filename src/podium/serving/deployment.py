@@ -31,6 +31,7 @@ from podium.core.context import request_id_var
 from podium.core.errors import ConflictError, NotFoundError, PodiumError, ValidationError
 from podium.deploy import revert
 from podium.deploy.report import STALE_S
+from podium.deploy.spec import step_flags
 from podium.registry import Predictor, Registry
 from podium.serving.app import (
     Limits,
@@ -75,10 +76,18 @@ class ShadowStats:
 
 
 class DeploymentServer(ModelServer):
-    def __init__(self, ws: Workspace, name: str, limits: Limits, poll_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        name: str,
+        limits: Limits,
+        poll_s: float = 0.5,
+        flavor: str | None = None,
+    ) -> None:
         self.ws = ws
         self.name = name
         self.poll_s = poll_s
+        self.flavor = flavor  # overrides each variant's (podium serve NAME --flavor F)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.registry = Registry(ws.store, ws.artifacts)
         dep = ws.store.deployments.get(name)
@@ -111,10 +120,26 @@ class DeploymentServer(ModelServer):
         for variant, s in spec["variants"].items():
             if only is not None and variant not in only:
                 continue
-            predictor = self.registry.load(s["model"])
+            predictor = self.registry.load(s["model"], flavor=self._flavor(spec, variant))
             self.registry.verify(predictor)
             loaded[variant] = predictor
         return loaded
+
+    def _flavor(self, spec: dict[str, Any], variant: str) -> str:
+        """What answers for ``variant``: the server's --flavor, else the variant's ``flavor``,
+        else auto (the ONNX fast path where its parity held). A deployment that learns online
+        or skips flagged pipeline steps needs the scikit-learn model itself."""
+        asked = self.flavor or spec["variants"][variant].get("flavor") or "auto"
+        if asked == "sklearn" or not (spec.get("online") or step_flags(spec)):
+            return str(asked)
+        if asked == "onnx":
+            raise ValidationError(
+                f"Deployment {self.name!r} learns online or skips flagged pipeline steps, "
+                "which only the scikit-learn model can: it cannot be served with flavor onnx.",
+                field="flavor",
+                hint="Serve it with --flavor auto or sklearn.",
+            )
+        return "sklearn"
 
     def _without(self, predictor: Predictor, steps: frozenset[str]) -> Predictor:
         """The predictor with flagged-off pipeline steps skipped (built once, then cached)."""
@@ -129,6 +154,9 @@ class DeploymentServer(ModelServer):
 
     def versions(self) -> dict[str, str]:
         return {v: p.version.uri if p.version else "" for v, p in self.variants.items()}
+
+    def flavors(self) -> dict[str, str]:
+        return {v: p.runtime for v, p in self.variants.items()}
 
     # -- routing -----------------------------------------------------------------------------
     def find(self, name: str, version: str | None = None) -> Predictor:
@@ -337,11 +365,19 @@ class DeploymentServer(ModelServer):
         return True
 
     def _variants_for(self, spec: dict[str, Any]) -> dict[str, Predictor]:
-        """The new revision's models, reusing those already loaded at the same version."""
-        wanted = {v: self.registry.get(s["model"]).uri for v, s in spec["variants"].items()}
-        have = {p.version.uri: p for p in self.variants.values() if p.version is not None}
-        if all(uri in have for uri in wanted.values()):
-            return {v: have[uri] for v, uri in wanted.items()}
+        """The new revision's models, reusing those already loaded at the same version and
+        asked for with the same flavor."""
+        wanted = {
+            v: (self.registry.get(s["model"]).uri, self._flavor(spec, v))
+            for v, s in spec["variants"].items()
+        }
+        have = {
+            (p.version.uri, self._flavor(self.spec, v)): p
+            for v, p in self.variants.items()
+            if p.version is not None and v in self.spec["variants"]
+        }
+        if all(key in have for key in wanted.values()):
+            return {v: have[key] for v, key in wanted.items()}
         return self._load(spec)
 
     def _upgraded(self, rolling: bool) -> None:
@@ -379,10 +415,15 @@ def create_deployment_app(
     workspace: Workspace | None = None,
     limits: Limits | None = None,
     poll_s: float = 0.5,
+    flavor: str | None = None,
 ) -> FastAPI:
-    """The ASGI app serving deployment ``name`` and following its desired state."""
+    """The ASGI app serving deployment ``name`` and following its desired state.
+
+    ``flavor`` (auto, sklearn or onnx) overrides each variant's ``flavor``; by default a
+    variant answers through its ONNX fast path when the parity check held.
+    """
     server = DeploymentServer(
-        workspace or Workspace.current(), name, limits or Limits.from_env(), poll_s
+        workspace or Workspace.current(), name, limits or Limits.from_env(), poll_s, flavor
     )
 
     @contextlib.asynccontextmanager
@@ -436,6 +477,7 @@ def create_deployment_app(
             "status": server.status,
             "detail": server.detail,
             "variants": server.versions(),
+            "flavors": server.flavors(),
             "shadows": {v: s.to_dict() for v, s in server.shadow_stats.items()},
             "online": server.online.status() if server.online is not None else None,
         }

@@ -12,7 +12,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ("model", "version", "protocol")
+        # flavor: what answered (onnx for the fast path, sklearn, ...; X-Podium-Flavor).
+        labels = ("model", "version", "protocol", "flavor")
         self.requests = Counter(
             "podium_requests",
             "Prediction requests by outcome.",
@@ -50,24 +51,31 @@ class ServingMetrics:
             registry=self.registry,
         )
         # Label lookups cost more than the increments: cache the children per label set.
-        self._timing: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-        self._counts: dict[tuple[str, str, str, str], Any] = {}
+        self._timing: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._counts: dict[tuple[str, str, str, str, str], Any] = {}
 
     def observe(
-        self, model: str, version: str, protocol: str, code: int, seconds: float, rows: int
+        self,
+        model: str,
+        version: str,
+        protocol: str,
+        code: int,
+        seconds: float,
+        rows: int,
+        flavor: str = "",
     ) -> None:
-        key = (model, version, protocol, str(code))
+        key = (model, version, protocol, flavor, str(code))
         counter = self._counts.get(key)
         if counter is None:
             counter = self._counts[key] = self.requests.labels(*key)
         counter.inc()
         if code >= 400:
             return
-        timing = self._timing.get(key[:3])
+        timing = self._timing.get(key[:4])
         if timing is None:
-            timing = self._timing[key[:3]] = (
-                self.latency.labels(*key[:3]),
-                self.rows.labels(*key[:3]),
+            timing = self._timing[key[:4]] = (
+                self.latency.labels(*key[:4]),
+                self.rows.labels(*key[:4]),
             )
         timing[0].observe(seconds)
         timing[1].inc(rows)

@@ -53,10 +53,27 @@ def _app_for(target: str, ws: Workspace | None, flavor: str | None) -> tuple[Any
         return app_for_bundle(target[len(BUNDLE) :])
     ws = ws or Workspace.current()
     if is_deployment(ws, target):
-        return create_deployment_app(target, workspace=ws), f"deployment {target!r}"
-    predictor = Registry(ws.store, ws.artifacts).load(target, flavor=flavor)
-    what = f"{predictor.version.uri if predictor.version else target} ({predictor.flavor})"
-    return create_app(predictor), what
+        app = create_deployment_app(target, workspace=ws, flavor=flavor)
+        return app, f"deployment {target!r}" + (f" (flavor {flavor})" if flavor else "")
+    # auto: the ONNX fast path when its parity held, else the model as registered.
+    predictor = Registry(ws.store, ws.artifacts).load(target, flavor=flavor or "auto")
+    uri = predictor.version.uri if predictor.version else target
+    return create_app(predictor), f"{uri} ({describe_flavor(predictor, flavor)})"
+
+
+def describe_flavor(predictor: Any, asked: str | None) -> str:
+    """What ``podium serve`` says it serves: the flavor, and why when it chose."""
+    from podium.registry import fastpath
+
+    version = predictor.version
+    if asked not in (None, "auto") or version is None:
+        return str(predictor.flavor)
+    if predictor.flavor == fastpath.FLAVOR:
+        return "onnx fast path, parity held: " + fastpath.figures_text(version.fast_path or {})
+    fast = version.fast_path
+    if fast is None or fast.get("status") == fastpath.UNAVAILABLE:
+        return str(predictor.flavor)
+    return f"{predictor.flavor}; ONNX fast path {fastpath.describe(fast)}"
 
 
 def app_for_bundle(path: str) -> tuple[Any, str]:

@@ -49,6 +49,7 @@ class ModelRepo:
         alias: str | None = None,
         created_by: str = "",
         reference: dict[str, Any] | None = None,
+        fast_path: dict[str, Any] | None = None,
     ) -> ModelVersion:
         """Create the next version of ``name`` (creating the model if new), atomically: the
         version, its flavors, its ``alias`` and its ``reference`` profile record (digest,
@@ -82,6 +83,7 @@ class ModelRepo:
                     run_id=run_id,
                     data_ref=data_ref,
                     code_version=code_version,
+                    fast_path=fast_path,
                 )
                 .returning(V.c.id)
             ).scalar_one()
@@ -105,6 +107,38 @@ class ModelRepo:
             uri = f"models:/{name}/{version}"
             audit(conn, "model_version.add_flavor", uri, None, flavor.to_dict())
             return self._versions(conn, V.c.id == mv)[0]
+
+    def set_fast_path(
+        self,
+        name: str,
+        version: int,
+        record: dict[str, Any],
+        flavor: FlavorRecord | None = None,
+        *,
+        expected: dict[str, Any] | None = None,
+    ) -> ModelVersion:
+        """Record the version's ONNX fast path (and its ``onnx`` flavor, when parity held) in
+        one transaction, if the record is still ``expected``: when another process checked
+        the version meanwhile, its record stands and is what this returns."""
+        with self.db.write() as conn:
+            self._lock_model(conn, name)
+            vid = self._version_row(conn, name, version)
+            current = conn.execute(select(V.c.fast_path).where(V.c.id == vid)).scalar()
+            if current != expected:
+                return self._versions(conn, V.c.id == vid)[0]
+            F = t.model_flavors
+            have = {row[0] for row in conn.execute(select(F.c.flavor).where(F.c.version_id == vid))}
+            if flavor is not None and flavor.flavor not in have:
+                self._insert_flavor(conn, vid, flavor, utcnow())
+            conn.execute(update(V).where(V.c.id == vid).values(fast_path=record))
+            audit(
+                conn,
+                "model_version.fast_path",
+                f"models:/{name}/{version}",
+                expected,
+                {k: record.get(k) for k in ("status", "reason", "tolerance")},
+            )
+            return self._versions(conn, V.c.id == vid)[0]
 
     def set_reference(
         self,
@@ -477,6 +511,7 @@ class ModelRepo:
                 data_ref=r.data_ref,
                 code_version=r.code_version,
                 aliases=tuple(sorted(aliases.get(r.id, []))),
+                fast_path=r.fast_path,
             )
             for r in rows
         ]
@@ -500,4 +535,5 @@ def _summary(v: ModelVersion) -> dict[str, Any]:
         "flavors": [{"flavor": f.flavor, "digest": f.digest} for f in v.flavors],
         "metrics": v.metrics,
         "run_id": v.run_id,
+        "fast_path": (v.fast_path or {}).get("status"),
     }

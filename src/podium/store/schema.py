@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0013"
+HEAD_REVISION = "0014"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,6 +80,7 @@ model_versions = Table(
     Column("run_id", String(32), nullable=True, index=True),
     Column("data_ref", String(256), nullable=True),
     Column("code_version", String(64), nullable=True),
+    Column("fast_path", Json, nullable=True),
     UniqueConstraint("model_id", "version", name="uq_model_version"),
 )
 
