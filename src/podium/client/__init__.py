@@ -7,9 +7,8 @@ import os
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from podium import deploy
 from podium.core.errors import PodiumError
 from podium.core.records import (
     AliasMove,
@@ -29,12 +28,14 @@ from podium.core.settings import Settings
 from podium.core.signature import Signature
 from podium.core.tokens import TokenRecord
 from podium.data import get_data, load_data, read_table, register_data
-from podium.deploy.spec import DeploymentSpec
 from podium.pipelines import load_artifact
 from podium.pipelines.runner import recover_crashed
 from podium.registry import Predictor, Registry
 from podium.registry.lineage import Lineage, lineage
 from podium.workspace import Workspace
+
+if TYPE_CHECKING:
+    from podium.deploy.spec import DeploymentSpec
 
 __all__ = ["Client"]
 
@@ -350,10 +351,14 @@ class Client:
     def deploy(self, source: DeploymentSpec | dict[str, Any] | str | Path) -> Deployment:
         """Store a deployment (a spec, a dict shaped like the YAML, or a YAML path) as
         desired state; running servers follow within a second. Same as ``podium deploy -f``."""
+        from podium import deploy  # imported when used: it pulls in the rollout analysis
+
         return deploy.apply(self.workspace, source)
 
     def deploy_model(self, uri: str, name: str) -> Deployment:
         """One model version as a single-variant deployment ``name``."""
+        from podium import deploy
+
         return deploy.deploy_model(self.workspace, uri, name)
 
     def get_deployment(self, name: str) -> Deployment:
@@ -373,9 +378,13 @@ class Client:
         return self.workspace.store.deployments.history(name)
 
     def promote(self, name: str) -> Deployment:
+        from podium import deploy
+
         return deploy.promote(self.workspace, name)
 
     def rollback(self, name: str) -> Deployment:
+        from podium import deploy
+
         return deploy.rollback(self.workspace, name)
 
     def pause(self, name: str) -> Deployment:
@@ -386,6 +395,8 @@ class Client:
 
     def set_traffic(self, name: str, shares: dict[str, float]) -> Deployment:
         """Traffic shares in percent, e.g. ``{"candidate": 25}``."""
+        from podium import deploy
+
         return deploy.set_traffic(self.workspace, name, shares)
 
     def flags(self, name: str) -> list[dict[str, Any]]:
@@ -404,6 +415,8 @@ class Client:
         percent: float | None = None,
         kill: bool | None = None,
     ) -> Deployment:
+        from podium import deploy
+
         return deploy.set_flag(
             self.workspace, name, flag, enabled=enabled, percent=percent, kill=kill
         )
