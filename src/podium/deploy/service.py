@@ -105,25 +105,22 @@ def set_traffic(ws: Workspace, name: str, shares: dict[str, float]) -> Deploymen
     switch a blue-green deployment's live colour, are a promotion: refused here, so the
     policy's gates and approval cannot be stepped around.
     """
-    if ws.store.approvals.policy("deployment", name) is not None:
-        dep = ws.store.deployments.get(name)
-        after = rollout_state.set_traffic(dep.spec, dep.state, shares)  # also checks shares
-        if _promotes(dep, after):
-            target = f"deployments:/{name}"
+    guarded = ws.store.approvals.policy("deployment", name) is not None
+
+    def change(spec: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+        after = rollout_state.set_traffic(spec, state, shares)
+        if guarded and _promotes(spec["strategy"], state, after):  # checked under the lock
             raise PromotionRefusedError(
                 f"Those shares would promote deployment {name!r}, which has an approval "
                 "policy: a promotion goes through its gates and approval.",
-                target=target,
+                target=f"deployments:/{name}",
                 missing=["a promotion through `podium deployments promote`"],
                 hint=f"Run `podium deployments promote {name}`; `podium policies show "
                 f"deployment {name}` shows what it needs.",
             )
-    return ws.store.deployments.transition(
-        name,
-        "traffic",
-        lambda spec, state: rollout_state.set_traffic(spec, state, shares),
-        {"shares": shares},
-    )
+        return after
+
+    return ws.store.deployments.transition(name, "traffic", change, {"shares": shares})
 
 
 def deploy_model(ws: Workspace, uri: str, name: str) -> Deployment:
@@ -163,11 +160,10 @@ def set_flag(
     )
 
 
-def _promotes(dep: Deployment, after: dict[str, Any]) -> bool:
-    """Whether moving ``dep`` to state ``after`` gives all traffic to the incoming version."""
-    strategy = dep.spec["strategy"]
+def _promotes(strategy: str, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether a state change gives all traffic to the incoming version."""
     if strategy == "canary":
-        return float(after.get("percent", 0)) >= 100 > float(dep.state.get("percent", 0))
+        return float(after.get("percent", 0)) >= 100 > float(before.get("percent", 0))
     if strategy == "bluegreen":
-        return bool(after.get("live") != dep.state.get("live"))
+        return bool(after.get("live") != before.get("live"))
     return False
