@@ -7,9 +7,7 @@ Every error a client can cause maps to a 4xx through :func:`podium.core.errors.h
 
 from __future__ import annotations
 
-import itertools
 import os
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,6 +17,7 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from podium._version import __version__
 from podium.core import tracing
@@ -37,6 +36,7 @@ from podium.registry import Predictor
 from podium.serving import codecs
 from podium.serving import openapi as docs
 from podium.serving.batching import Batching, MicroBatcher
+from podium.serving.call import Answer, Call, new_request_id, send_answer, valid_request_id
 from podium.serving.docs import add_offline_docs
 from podium.serving.limits import RateLimit, RateLimiter
 from podium.serving.metrics import ServingMetrics
@@ -44,11 +44,6 @@ from podium.serving.metrics import ServingMetrics
 if TYPE_CHECKING:
     from podium.auth import Guard
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-# Request ids: a random per-process prefix and a counter, unique across workers and
-# restarts, and ten times cheaper than uuid4 on the hot path.
-_ID_PREFIX = os.urandom(6).hex()
-_ID_COUNTER = itertools.count(1)
 JSON = "application/json"
 # Which flavor answered a prediction (onnx, sklearn, ...): one prebuilt header per flavor.
 FLAVOR_HEADER = b"x-podium-flavor"
@@ -130,32 +125,31 @@ def error_response(error: PodiumError, request_id: str | None) -> Response:
 
 def request_id_of(request: Request) -> str:
     given = request.headers.get("x-request-id")
-    if given and _REQUEST_ID.match(given):
-        return given
-    return f"{_ID_PREFIX}-{next(_ID_COUNTER):x}"
+    return given if given is not None and valid_request_id(given) else new_request_id()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _too_large(int(length), limit)
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(size, limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    """The body of a Starlette request (the routes off the prediction path)."""
+    return await Call(request.scope, request.receive).body(limit)
 
 
-def _too_large(size: int, limit: int) -> PayloadTooLargeError:
-    return PayloadTooLargeError(
-        f"The request body has {size} bytes, over the limit of {limit} (max_body_bytes).",
-        field="body",
-        hint="Split the batch, or raise PODIUM_MAX_BODY_BYTES on the server.",
-        limit=("max_body_bytes", limit),
-    )
+def error_answer(error: PodiumError, request_id: str) -> Answer:
+    """An error as a prediction handler answers it: status, JSON body, extra headers."""
+    body = error.to_dict()
+    body["request_id"] = request_id
+    extra: list[tuple[bytes, bytes]] = []
+    if isinstance(error, RateLimitedError):
+        extra.append((b"retry-after", b"%d" % int(error.retry_after)))
+    return http_status(error), _dumps(body), extra
+
+
+def answer_response(request_id: str, answer: Answer) -> Response:
+    """An answer as a Starlette response (for callers that need one)."""
+    status, body, extra = answer
+    response = Response(body, status_code=status, media_type=JSON)
+    response.headers["x-request-id"] = request_id
+    response.raw_headers.extend(extra)
+    return response
 
 
 def parse_json(body: bytes) -> Any:
@@ -205,46 +199,47 @@ class ModelServer:
 
     async def predict(
         self,
-        request: Request,
+        call: Call,
         protocol: str,
-        run: Callable[[Request, bytes, str], Awaitable[tuple[Predictor, Any, int]]],
-    ) -> Response:
+        run: Callable[[Call, bytes], Awaitable[tuple[Predictor, Any, int]]],
+    ) -> Answer:
         """Read the body, let ``run`` decode and answer, and record metrics either way."""
         t0 = time.perf_counter()
-        rid = request_id_of(request)
+        rid = call.request_id
         request_id_var.set(rid)  # for log records (the request runs in a task of its own)
-        span = None if self.tracer.active() is None else self._start_span(request, protocol)
-        predictor = self.default
+        span = None if self.tracer.active() is None else self._start_span(call, protocol)
         self.arriving += 1
-        request.state.arriving = True
+        call.arriving = True
+        extra: list[tuple[bytes, bytes]]
         try:
             if self.rate_limiter is not None:
-                self.rate_limiter.admit(request.scope, request.headers)
-            body = await read_body(request, self.limits.max_body_bytes)
-            request.state.request_id = rid
-            predictor, payload, rows = await run(request, body, rid)
+                self.rate_limiter.admit(call.scope, call.headers)
+            body = await call.body(self.limits.max_body_bytes)
+            predictor, payload, rows = await run(call, body)
             code = 200
-            extra = self.decorate(request, payload, rid)
-            response = json_response(payload, 200, rid)
-            response.raw_headers.append(flavor_header(predictor.runtime))
-            if extra:
-                response.headers.update(extra)
+            extra = self.decorate(call, payload)
+            extra.append(flavor_header(predictor.runtime))
+            out = _dumps(payload)
         except PodiumError as exc:
-            code = http_status(exc)
-            response = error_response(exc, rid)
+            code, out, extra = error_answer(exc, rid)
             rows = 0
-            self.failed(request, rid, code)
+            self.failed(call, code)
+        except ClientDisconnect:
+            code, out, extra = 499, b"", []  # nobody to answer; counted, never sent
+            rows = 0
         except Exception as exc:  # the model itself failed: a real server error
-            code = 500
-            self.failed(request, rid, code)
             err = PodiumError(
                 f"The model failed to predict: {type(exc).__name__}: {exc}.",
                 hint="Check the model against its input example with podium.load(...).",
             )
-            response = error_response(err, rid)
+            code, out, extra = error_answer(err, rid)
             rows = 0
+            self.failed(call, code)
         finally:  # also when the client goes away mid-request
-            self._arrived(request)
+            self._arrived(call)
+        predictor = call.predictor or self.default
+        if code != 200 and call.predictor is not None:  # the model was chosen, then refused
+            extra.append(flavor_header(predictor.runtime))
         self.metrics.observe(
             predictor.name,
             str(predictor.version_number or ""),
@@ -255,35 +250,32 @@ class ModelServer:
             predictor.runtime,
         )
         if span is not None:
-            self._end_span(request, span, predictor, rows, code)
-        return response
+            self._end_span(call, span, predictor, rows, code)
+        return code, out, extra
 
     # -- OpenTelemetry (only with a tracer provider configured: see podium.core.tracing) --
-    def _start_span(self, request: Request, protocol: str) -> Any:
+    def _start_span(self, call: Call, protocol: str) -> Any:
         route = _SPAN_ROUTES[protocol]
-        if protocol == "v2" and "version" in request.path_params:
+        if protocol == "v2" and "version" in call.path_params:
             route = "/v2/models/{name}/versions/{version}/infer"
         span = self.tracer.start(
             f"POST {route}",
-            headers=request.headers,
+            headers=call.headers,
             server=True,
             attributes={"http.request.method": "POST", "http.route": route},
         )
-        request.state.otel_token = tracing.activate(span)  # spans of the model nest inside
+        call.otel_token = tracing.activate(span)  # spans of the model nest inside
         return span
 
-    def _end_span(
-        self, request: Request, span: Any, predictor: Predictor, rows: int, code: int
-    ) -> None:
-        tracing.deactivate(request.state.otel_token)
-        route = getattr(request.state, "route", None)  # a deployment's variant
+    def _end_span(self, call: Call, span: Any, predictor: Predictor, rows: int, code: int) -> None:
+        tracing.deactivate(call.otel_token)
         tracing.finish(
             span,
             {
                 "podium.model": predictor.name,
                 "podium.model.version": predictor.version_number,
                 "podium.flavor": predictor.runtime,
-                "podium.variant": getattr(route, "variant", None),
+                "podium.variant": call.route.variant if call.route else None,
                 "podium.rows": rows,
                 "podium.request_id": request_id_var.get(),
                 "http.response.status_code": code,
@@ -291,22 +283,23 @@ class ModelServer:
             error=f"HTTP {code}" if code >= 500 else None,
         )
 
-    def select(
-        self, request: Request, name: str | None, version: str | None, record: Any
-    ) -> Predictor:
-        """The predictor that answers this request (a deployment routes here)."""
-        return self.default if name is None else self.find(name, version)
+    def select(self, call: Call, name: str | None, version: str | None, record: Any) -> Predictor:
+        """The predictor that answers this request (a deployment routes here); recorded on
+        the call so its metrics and flavor header name it, whatever happens next."""
+        predictor = call.predictor = self.default if name is None else self.find(name, version)
+        return predictor
 
-    def failed(self, request: Request, request_id: str, code: int) -> None:
+    def failed(self, call: Call, code: int) -> None:
         """A request that got an error (a deployment logs it against its variant)."""
 
-    def decorate(self, request: Request, payload: Any, request_id: str) -> dict[str, str] | None:
-        """Add to a successful answer; return extra headers (a deployment names its variant)."""
-        return None
+    def decorate(self, call: Call, payload: Any) -> list[tuple[bytes, bytes]]:
+        """Add to a successful answer; return extra raw headers (a deployment names its
+        variant)."""
+        return []
 
-    def _arrived(self, request: Request | None) -> None:
-        if request is not None and getattr(request.state, "arriving", False):
-            request.state.arriving = False
+    def _arrived(self, call: Call | None) -> None:
+        if call is not None and call.arriving:
+            call.arriving = False
             self.arriving -= 1
 
     def batcher(self, predictor: Predictor) -> MicroBatcher | None:
@@ -322,9 +315,9 @@ class ModelServer:
         return b
 
     async def infer(
-        self, predictor: Predictor, x: Any, request: Request | None = None
+        self, predictor: Predictor, x: Any, call: Call | None = None
     ) -> tuple[list[Any], Any]:
-        self._arrived(request)
+        self._arrived(call)
         rows = len(x)
         if rows > self.limits.max_rows:
             raise PayloadTooLargeError(
@@ -368,7 +361,7 @@ def create_app(
     )
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Call], Awaitable[Answer]]
 _SPAN_ROUTES = {
     "v2": "/v2/models/{name}/infer",
     "predict": "/predict",
@@ -405,9 +398,8 @@ class ServingAPI(FastAPI):
                     scope["path_params"] = params
                     handler = self.fast_infer
             if handler is not None:
-                scope["app"] = self
-                response = await handler(Request(scope, receive, send))
-                await response(scope, receive, send)
+                call = Call(scope, receive)
+                await send_answer(send, call.request_id, await handler(call))
                 return
         await super().__call__(scope, receive, send)
 
@@ -506,73 +498,50 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
         return json_response({"name": name, "ready": True})
 
     # -- Open Inference Protocol v2 ----------------------------------------------------------
-    async def _oip(request: Request, name: str, version: str | None) -> Response:
-        async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
-            if "inference-header-content-length" in req.headers:
+    # Prediction routes answer from a Call on the raw ASGI interface (ServingAPI.__call__);
+    # the FastAPI routes below declare them for the OpenAPI document and answer the same way.
+    async def oip(call: Call) -> Answer:
+        params = call.path_params
+        name, version = params["name"], params.get("version")
+
+        async def run(call: Call, body: bytes) -> tuple[Predictor, Any, int]:
+            if call.binary_tensors:
                 raise MalformedRequestError(
-                    "Binary tensor data (the OIP binary data extension) is not supported: send "
-                    "JSON tensors (binary_data=False in tritonclient's set_data_from_numpy).",
+                    "Binary tensor data (the OIP binary data extension) is not supported: "
+                    "send JSON tensors (binary_data=False in tritonclient's "
+                    "set_data_from_numpy).",
                     field="inputs",
                 )
             parsed = parse_json(body)
-            predictor = server.select(req, name, version, None)
+            predictor = server.select(call, name, version, None)
             x, wanted, given_id = codecs.decode_oip(predictor, parsed)
-            labels, proba = await server.infer(predictor, x, req)
+            labels, proba = await server.infer(predictor, x, call)
             return (
                 predictor,
-                codecs.encode_oip(predictor, labels, proba, wanted, given_id or rid),
+                codecs.encode_oip(predictor, labels, proba, wanted, given_id or call.request_id),
                 len(labels),
             )
 
-        return await server.predict(request, "v2", run)
+        return await server.predict(call, "v2", run)
 
-    # Path parameters are read from the request, not declared: FastAPI would validate them
-    # through pydantic on every call. The OpenAPI document still lists them.
-    @app.post(
-        "/v2/models/{name}/infer", tags=["oip"], openapi_extra=docs.oip_infer(versioned=False)
-    )
-    async def infer(request: Request) -> Response:
-        return await _oip(request, request.path_params["name"], None)
-
-    @app.post(
-        "/v2/models/{name}/versions/{version}/infer",
-        tags=["oip"],
-        openapi_extra=docs.oip_infer(versioned=True),
-    )
-    async def infer_version(request: Request) -> Response:
-        params = request.path_params
-        return await _oip(request, params["name"], params["version"])
-
-    async def fast_infer(request: Request) -> Response:
-        params = request.path_params
-        return await _oip(request, params["name"], params.get("version"))
-
-    app.fast_infer = fast_infer
-
-    # -- JSON records -----------------------------------------------------------------------
-    @app.post("/predict", tags=["predict"], openapi_extra=docs.PREDICT)
-    async def predict(request: Request) -> Response:
-        async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
+    async def predict(call: Call) -> Answer:
+        async def run(call: Call, body: bytes) -> tuple[Predictor, Any, int]:
             parsed = parse_json(body)
-            predictor = server.select(req, None, None, codecs.first_record(parsed))
+            predictor = server.select(call, None, None, codecs.first_record(parsed))
             x = codecs.decode_records(predictor, parsed)
-            labels, proba = await server.infer(predictor, x, req)
-            return predictor, codecs.encode_predict(predictor, labels, proba, rid), len(labels)
+            labels, proba = await server.infer(predictor, x, call)
+            return (
+                predictor,
+                codecs.encode_predict(predictor, labels, proba, call.request_id),
+                len(labels),
+            )
 
-        return await server.predict(request, "predict", run)
+        return await server.predict(call, "predict", run)
 
-    app.fast_posts["/predict"] = predict
-
-    # -- SageMaker contract ------------------------------------------------------------------
-    @app.get("/ping", tags=["sagemaker"])
-    async def ping() -> Response:
-        return Response(b"", status_code=200)
-
-    @app.post("/invocations", tags=["sagemaker"], openapi_extra=docs.INVOCATIONS)
-    async def invocations(request: Request) -> Response:
-        async def run(req: Request, body: bytes, rid: str) -> tuple[Predictor, Any, int]:
-            predictor = server.select(req, None, None, None)
-            ctype = req.headers.get("content-type", JSON).split(";")[0].strip().lower()
+    async def invocations(call: Call) -> Answer:
+        async def run(call: Call, body: bytes) -> tuple[Predictor, Any, int]:
+            predictor = server.select(call, None, None, None)
+            ctype = call.headers.get("content-type", JSON).split(";")[0].strip().lower()
             if ctype == "text/csv":
                 try:
                     text = body.decode("utf-8")
@@ -589,16 +558,51 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
                     field="content-type",
                     hint="Send application/json or text/csv.",
                 )
-            labels, proba = await server.infer(predictor, x, req)
+            labels, proba = await server.infer(predictor, x, call)
             out: dict[str, Any] = {"predictions": labels}
             if proba is not None:
                 out["probabilities"] = proba
                 out["classes"] = predictor.classes
             return predictor, out, len(labels)
 
-        return await server.predict(request, "invocations", run)
+        return await server.predict(call, "invocations", run)
 
+    app.fast_infer = oip
+    app.fast_posts["/predict"] = predict
     app.fast_posts["/invocations"] = invocations
+
+    def declared(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+        async def route(request: Request) -> Response:
+            call = Call(request.scope, request.receive)
+            return answer_response(call.request_id, await handler(call))
+
+        return route
+
+    # Path parameters are read from the scope, not declared: FastAPI would validate them
+    # through pydantic on every call. The OpenAPI document still lists them.
+    app.post(
+        "/v2/models/{name}/infer",
+        name="infer",
+        tags=["oip"],
+        openapi_extra=docs.oip_infer(versioned=False),
+    )(declared(oip))
+    app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        name="infer_version",
+        tags=["oip"],
+        openapi_extra=docs.oip_infer(versioned=True),
+    )(declared(oip))
+    app.post("/predict", name="predict", tags=["predict"], openapi_extra=docs.PREDICT)(
+        declared(predict)
+    )
+    app.post(
+        "/invocations", name="invocations", tags=["sagemaker"], openapi_extra=docs.INVOCATIONS
+    )(declared(invocations))
+
+    # -- SageMaker health ------------------------------------------------------------------
+    @app.get("/ping", tags=["sagemaker"])
+    async def ping() -> Response:
+        return Response(b"", status_code=200)
 
     # -- Prometheus -----------------------------------------------------------------------------
     @app.get("/metrics", tags=["ops"])

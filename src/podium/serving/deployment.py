@@ -44,9 +44,10 @@ from podium.serving.app import (
     request_id_of,
 )
 from podium.serving.batching import Batching, concat_inputs
+from podium.serving.call import Call
 from podium.serving.online import OnlineLearner
 from podium.serving.predlog import PredictionLog
-from podium.serving.router import Route, Router
+from podium.serving.router import Router
 from podium.workspace import Workspace
 
 log = logging.getLogger("podium.serving")
@@ -167,13 +168,10 @@ class DeploymentServer(ModelServer):
             )
         return next(iter(self.variants.values()))
 
-    def select(
-        self, request: Request, name: str | None, version: str | None, record: Any
-    ) -> Predictor:
+    def select(self, call: Call, name: str | None, version: str | None, record: Any) -> Predictor:
         if name is not None:
             self.find(name)
-        route = self.router.choose(request.headers, record)
-        request.state.route = route
+        route = call.route = self.router.choose(call.headers, record)
         predictor = self.variants.get(route.variant)
         if predictor is None:  # only a blue-green colour past its keep-warm time
             raise ConflictError(
@@ -184,46 +182,45 @@ class DeploymentServer(ModelServer):
         if route.steps_off:
             predictor = self._without(predictor, route.steps_off)
         # Kept with the request: a swap while it runs must not change what it reports.
-        request.state.version = predictor.version.uri if predictor.version else ""
+        call.version = predictor.version.uri if predictor.version else ""
+        call.predictor = predictor
         return predictor
 
-    def decorate(self, request: Request, payload: Any, request_id: str) -> dict[str, str] | None:
-        route: Route = request.state.route
+    def decorate(self, call: Call, payload: Any) -> list[tuple[bytes, bytes]]:
+        route = call.route
+        assert route is not None  # select() chose it
+        rid = call.request_id
         if isinstance(payload, dict):
             payload["variant"] = route.variant
-            payload["prediction_id"] = request_id
-        return {
-            "x-podium-variant": route.variant,
-            "x-podium-model-version": request.state.version,
-            "x-podium-prediction-id": request_id,
-        }
+            payload["prediction_id"] = rid
+        return [
+            (b"x-podium-variant", route.variant.encode("latin-1")),
+            (b"x-podium-model-version", call.version.encode("latin-1")),
+            (b"x-podium-prediction-id", rid.encode("latin-1")),
+        ]
 
-    def failed(self, request: Request, request_id: str, code: int) -> None:
-        route: Route | None = getattr(request.state, "route", None)
+    def failed(self, call: Call, code: int) -> None:
+        route = call.route
         if route is not None and code >= 500:  # the variant failed, not the client
-            self.log.add_error(request_id, route.variant, request.state.version, code)
+            self.log.add_error(call.request_id, route.variant, call.version, code)
 
     async def infer(
-        self, predictor: Predictor, x: Any, request: Request | None = None
+        self, predictor: Predictor, x: Any, call: Call | None = None
     ) -> tuple[list[Any], Any]:
         t0 = time.perf_counter()
-        labels, proba = await super().infer(predictor, x, request)
-        route: Route | None = getattr(request.state, "route", None) if request else None
-        if route is not None and request is not None:
-            version = predictor.version.uri if predictor.version else ""
-            self.log.add(
-                request.state.request_id,
-                route.variant,
-                version,
-                x,
-                labels,
-                proba,
-                1000 * (time.perf_counter() - t0),
-            )
-        if route is not None and route.shadows and request is not None:
-            self.mirror(route.shadows, x, labels, request.state.request_id)
-        if self.online is not None and request is not None:
-            self.online.remember(request.state.request_id, x, labels)
+        labels, proba = await super().infer(predictor, x, call)
+        route = call.route if call is not None else None
+        if route is None or call is None:
+            return labels, proba
+        rid = call.request_id
+        version = predictor.version.uri if predictor.version else ""
+        self.log.add(
+            rid, route.variant, version, x, labels, proba, 1000 * (time.perf_counter() - t0)
+        )
+        if route.shadows:
+            self.mirror(route.shadows, x, labels, rid)
+        if self.online is not None:
+            self.online.remember(rid, x, labels)
         return labels, proba
 
     def mirror(self, shadows: list[str], x: Any, primary: list[Any], pid: str) -> None:
