@@ -254,11 +254,13 @@ class Client:
             key = s.pipeline_ref.rpartition(":")[2] or s.pipeline_ref
             scheduled.setdefault(key, []).append(s.name)
         names = sorted(set(ran) | set(scheduled))
+        newest = self.workspace.store.runs.get_many([run_id for _, run_id in ran.values()])
+        last = {r.pipeline: r for r in newest}
         return [
             {
                 "pipeline": n,
                 "runs": ran[n][0] if n in ran else 0,
-                "last_run": self.get_run(ran[n][1]) if n in ran else None,
+                "last_run": last.get(n),
                 "schedules": scheduled.get(n, []),
             }
             for n in names

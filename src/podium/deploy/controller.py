@@ -116,7 +116,7 @@ def verdict(ws: Workspace, dep: Deployment, now: datetime | None = None) -> Deci
         gates=Gates(**c["gates"]),
     )
     since = datetime.fromisoformat(state["since"]) if state.get("since") else dep.updated_at
-    stats = figures(ws.store.predictions.recent(dep.name, since=since))
+    stats = figures(ws.store.predictions.recent(dep.name, since=since, inputs=False))
     return analyze(
         canary,
         int(state["step"]),

@@ -20,7 +20,7 @@ STALE_S = 10.0
 def summary(ws: Workspace, name: str, *, window: int = 10_000) -> dict[str, Any]:
     """The deployment with figures over its newest ``window`` logged predictions."""
     dep = ws.store.deployments.get(name)
-    rows = ws.store.predictions.recent(name, limit=window)
+    rows = ws.store.predictions.recent(name, limit=window, inputs=False)
     stats = figures(rows)
     versions = resolved_versions(ws, dep)
     variants = {}

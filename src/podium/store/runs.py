@@ -120,12 +120,14 @@ class RunRepo:
         """Runs still 'running' whose heartbeat is older than ``stale_after`` seconds died
         with their process (kill -9, power loss): mark them and their unfinished steps."""
         cutoff = utcnow() - timedelta(seconds=stale_after)
+        stale = (R.c.status == "running") & (R.c.heartbeat_at < cutoff)
+        # Every run list checks this first, and there is usually nothing to mark: look
+        # without the write lock (on SQLite, a list would otherwise queue behind writers).
+        with self.db.read() as conn:
+            if conn.execute(select(R.c.id).where(stale).limit(1)).first() is None:
+                return []
         with self.db.write() as conn:
-            ids = list(
-                conn.execute(
-                    select(R.c.id).where((R.c.status == "running") & (R.c.heartbeat_at < cutoff))
-                ).scalars()
-            )
+            ids = list(conn.execute(select(R.c.id).where(stale)).scalars())
             if not ids:
                 return []
             message = f"the run's process stopped (no heartbeat for over {stale_after:g} s)"
@@ -166,6 +168,18 @@ class RunRepo:
         with self.db.read() as conn:
             return self._get(conn, run_id)
 
+    def get_many(self, run_ids: list[str]) -> list[Run]:
+        """The runs with these ids, with their steps, in that order (unknown ids left out)."""
+        if not run_ids:
+            return []
+        with self.db.read() as conn:
+            rows = {r.id: r for r in conn.execute(select(R).where(R.c.id.in_(run_ids)))}
+            steps: dict[str, list[StepRun]] = {}
+            q = select(S).where(S.c.run_id.in_(list(rows))).order_by(S.c.run_id, S.c.position)
+            for s in conn.execute(q):
+                steps.setdefault(s.run_id, []).append(_step(s))
+        return [_run(rows[i], tuple(steps.get(i, ()))) for i in run_ids if i in rows]
+
     def list_runs(
         self,
         *,
@@ -174,11 +188,15 @@ class RunRepo:
         limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
-        q = select(R).order_by(R.c.created_at.desc(), R.c.id.desc()).limit(limit).offset(offset)
+        newest_first = (R.c.created_at.desc(), R.c.id.desc())
+        page = select(R.c.id).order_by(*newest_first).limit(limit).offset(offset)
         if pipeline:
-            q = q.where(R.c.pipeline == pipeline)
+            page = page.where(R.c.pipeline == pipeline)
         if status:
-            q = q.where(R.c.status == status)
+            page = page.where(R.c.status == status)
+        # The page's ids first, then its rows: the offset is skipped along an index
+        # (ix_runs_*_created_at) without reading the rows it skips.
+        q = select(R).where(R.c.id.in_(page.scalar_subquery())).order_by(*newest_first)
         with self.db.read() as conn:
             return [_run(r) for r in conn.execute(q)]
 
