@@ -62,6 +62,8 @@ TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is kept to the minute: few wr
 SECRET_CHARS = len(SECRET_PREFIX) + 43  # "pod_" + 32 bytes of url-safe base64
 Policy = Callable[[str, str], Role | None]  # (method, path) -> least role; None: open
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSRF_HEADER = b"x-podium-csrf"  # sent by the dashboard's own scripts with every change
 
 
 def auth_required() -> bool:
@@ -215,10 +217,21 @@ class Guard:
             the path below where the app is mounted.
     """
 
-    def __init__(self, authenticator: Authenticator, policy: Policy, realm: str = "podium") -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        policy: Policy,
+        realm: str = "podium",
+        *,
+        cookie: str | None = None,
+    ) -> None:
         self.authenticator = authenticator
         self.policy = policy
         self.realm = realm
+        # The web dashboard's session cookie (it holds the token), read when no bearer header
+        # is sent. A browser sends cookies on its own, so a change made with one must also
+        # carry CSRF_HEADER, which a cross-site page cannot set without a CORS preflight.
+        self.cookie = cookie
         self._pending: dict[str, asyncio.Future[TokenInfo | None]] = {}  # lookups under way
 
     async def admit(self, scope: Any, send: Any) -> bool:
@@ -227,6 +240,20 @@ class Guard:
         if needed is None:
             return True
         secret = _bearer(scope)
+        if secret is None and self.cookie is not None:
+            secret = _cookie(scope, self.cookie)
+            unsafe = scope["method"] not in SAFE_METHODS
+            if secret is not None and unsafe and _header(scope, CSRF_HEADER) is None:
+                return await self._deny(
+                    send,
+                    PermissionDeniedError(
+                        f"A change signed in by cookie needs the {CSRF_HEADER.decode()} "
+                        "header (it proves the request comes from the dashboard's own "
+                        "pages, not from another site).",
+                        required_role=needed.label,
+                        hint=f"Send `{CSRF_HEADER.decode()}: 1`, or a bearer token.",
+                    ),
+                )
         if secret is None:
             return await self._deny(
                 send,
@@ -271,6 +298,13 @@ class Guard:
         scope.setdefault("state", {})["token"] = info
         return True
 
+    def secret_of(self, scope: Any) -> str | None:
+        """The token a request presents: its bearer header, else the session cookie."""
+        secret = _bearer(scope)
+        if secret is None and self.cookie is not None:
+            secret = _cookie(scope, self.cookie)
+        return secret
+
     async def _identify(self, secret: str) -> TokenInfo | None:
         """Look ``secret`` up off the event loop, once however many requests wait for it
         (when a cached answer expires under load, every connection would ask at once)."""
@@ -310,6 +344,27 @@ class Guard:
             headers.append((b"www-authenticate", challenge.encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _cookie(scope: Any, name: str) -> str | None:
+    """The value of cookie ``name`` in the request's ``Cookie`` headers, else None."""
+    want = name.encode()
+    for key, value in scope["headers"]:
+        if key != b"cookie":
+            continue
+        for part in value.split(b";"):
+            k, sep, v = part.strip().partition(b"=")
+            if sep and k == want:
+                return v.strip().decode("latin-1") or None
+    return None
+
+
+def _header(scope: Any, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            text: str = value.decode("latin-1").strip()
+            return text or None
+    return None
 
 
 def _bearer(scope: Any) -> str | None:

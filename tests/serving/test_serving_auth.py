@@ -104,6 +104,8 @@ def _needed(kind: str, method: str, path: str) -> str | None:
     if kind == "control":
         if path.startswith(CONTROL_ADMIN[0]):
             return "admin"
+        if path == "/api/v1/session":  # signing in to the dashboard: no token yet
+            return None
         if method == "get":
             return None if path in CONTROL_OPEN_GETS else "viewer"
         if path.startswith(CONTROL_ADMIN) or (method, path) == ("post", "/api/v1/schedules"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -19,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Route
 
 from podium._version import __version__
-from podium.api import approvals, deployments, governance, models, pipelines
+from podium.api import approvals, dashboard, deployments, governance, models, pipelines, session
 from podium.api.roles import API_PREFIX, route_role
 from podium.auth import Authenticator, Guard
 from podium.client import Client
@@ -27,6 +28,7 @@ from podium.core.context import actor_var, request_id_var, role_var
 from podium.core.errors import (
     MalformedRequestError,
     NotFoundError,
+    PermissionDeniedError,
     PodiumError,
     ValidationError,
     http_status,
@@ -63,12 +65,19 @@ REFUSED = {
 }
 
 
-def create_control_app(workspace: Workspace | None = None, *, auth: bool = False) -> ControlApp:
+def create_control_app(
+    workspace: Workspace | None = None,
+    *,
+    auth: bool = False,
+    secure_cookies: bool | None = None,
+) -> ControlApp:
     """The control API over ``workspace`` (default: the current one).
 
     With ``auth``, every route but ``/openapi.json`` and ``/api/v1/health`` needs a bearer
-    token whose role meets :func:`podium.api.roles.route_role`; the token's name becomes the
-    actor of the audit records the request writes.
+    token (or the dashboard's session cookie) whose role meets
+    :func:`podium.api.roles.route_role`; the token's name becomes the actor of the audit
+    records the request writes. ``secure_cookies`` marks the session cookie Secure (None:
+    unless the server listens on loopback).
     """
     ws = workspace or Workspace.current()
     app = ControlApp(
@@ -81,8 +90,10 @@ def create_control_app(workspace: Workspace | None = None, *, auth: bool = False
         responses={"4XX": REFUSED},
     )
     app.state.client = Client(workspace=ws)
-    app.guard = Guard(Authenticator(ws.store.tokens), route_role) if auth else None
-    routers = (models, pipelines, deployments, governance, approvals)
+    app.state.secure_cookies = secure_cookies
+    authenticator = Authenticator(ws.store.tokens)
+    app.guard = Guard(authenticator, route_role, cookie=session.COOKIE) if auth else None
+    routers = (models, pipelines, deployments, governance, approvals, session, dashboard)
     for module in routers:
         app.include_router(module.router, prefix=API_PREFIX)
 
@@ -120,6 +131,12 @@ def _with_context(app: ControlApp, downstream: ASGIApp) -> ASGIApp:
                 message.setdefault("headers", []).append((b"x-request-id", rid.encode()))
             await send(message)
 
+        if (refused := _cross_site(scope)) is not None:
+            body = orjson.dumps({**refused.to_dict(), "request_id": rid})
+            headers = [(b"content-type", b"application/json")]
+            await send_with_id({"type": "http.response.start", "status": 403, "headers": headers})
+            await send_with_id({"type": "http.response.body", "body": body})
+            return
         if guard is not None and not await guard.admit(scope, send_with_id):
             return
         token = scope.get("state", {}).get("token")
@@ -137,6 +154,24 @@ def _with_context(app: ControlApp, downstream: ASGIApp) -> ASGIApp:
                 r.var.reset(r)
 
     return asgi
+
+
+def _cross_site(scope: Any) -> PodiumError | None:
+    """A change a browser sends from another site's page (its ``Origin`` is not this
+    server): refused, whether auth is on or off, so no page on the web can promote a
+    deployment through a dashboard open on loopback. Non-browser clients send no Origin."""
+    if scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        return None
+    origin = _header(scope, b"origin")
+    host = _header(scope, b"host")
+    if origin is None or (host is not None and origin.split("://", 1)[-1] == host):
+        return None
+    return PermissionDeniedError(
+        f"Refused a {scope['method']} from the page of {origin[:200]!r}: changes are taken "
+        f"from this server's own pages only (host {host!r}).",
+        required_role="operator",
+        hint="Use the dashboard served by this server, the CLI or the API without an Origin.",
+    )
 
 
 def _header(scope: Any, name: bytes) -> str | None:

@@ -88,6 +88,7 @@ app.add_typer(approvals.app, name="approvals")
 app.command("approve")(approvals.approve)
 app.command("reject")(approvals.reject)
 app.command("server")(server.server)
+app.command("ui")(server.ui)
 
 
 def _version(value: bool) -> None:

@@ -34,6 +34,7 @@ LOCAL_ONLY = frozenset(
         "edge",
         "quickstart",
         "demo",
+        "ui",
     }
 )
 
@@ -67,22 +68,55 @@ def server(
     ] = False,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
 ) -> None:
-    """Serve the control API (REST over everything the CLI does) for PODIUM_URL clients."""
-    from podium.api import create_control_app
+    """Serve the control API (REST over everything the CLI does) and the web dashboard."""
+    _serve_control(host, port, auth, insecure, access_log, dashboard_first=False)
+
+
+def ui(
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port.")] = 8700,
+    auth: Annotated[
+        bool,
+        typer.Option("--auth", help="Require a token to sign in (`podium tokens create`)."),
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow a non-loopback --host without --auth.")
+    ] = False,
+) -> None:
+    """Open the web dashboard: start the server and print the address to open."""
+    _serve_control(host, port, auth, insecure, False, dashboard_first=True)
+
+
+def _serve_control(
+    host: str, port: int, auth: bool, insecure: bool, access_log: bool, *, dashboard_first: bool
+) -> None:
     from podium.auth import auth_required
     from podium.serving import serve as run_server
-    from podium.serving.server import check_bind
+    from podium.serving.server import check_bind, is_loopback
+    from podium.ui import create_app
     from podium.workspace import Workspace
 
     auth = auth or auth_required()
     check_bind(host, auth=auth, insecure=insecure, warn=False, risk=CONTROL_RISK)
     ws = Workspace.current()
-    app = create_control_app(ws, auth=auth)
-    err.print(
-        f"podium control API at http://{host}:{port}/api/v1 over {_masked(ws.settings.db_url)} "
-        f"(docs: /docs; auth {'on' if auth else 'off'}). Point clients at it with "
-        f"PODIUM_URL=http://{host}:{port}"
-    )
+    # The session cookie is Secure unless the server is on loopback or runs --insecure
+    # (plain http, behind a boundary): a browser drops Secure cookies from http pages.
+    app = create_app(ws, auth=auth, secure_cookies=not (is_loopback(host) or insecure))
+    shown = "localhost" if host in ("127.0.0.1", "::1") else host
+    url = f"http://{shown}:{port}/"
+    sign_in = " (sign in with a token: `podium tokens create --name NAME --role viewer`)"
+    if dashboard_first:
+        err.print(f"podium dashboard at {url}{sign_in if auth else ''}")
+        err.print(f"Over {_masked(ws.settings.db_url)}; the control API is at {url}api/v1.")
+    else:
+        err.print(
+            f"podium control API at http://{host}:{port}/api/v1 over "
+            f"{_masked(ws.settings.db_url)} (docs: /docs; dashboard: /; auth "
+            f"{'on' if auth else 'off'}). Point clients at it with "
+            f"PODIUM_URL=http://{host}:{port}"
+        )
     run_server(app, host, port, access_log=access_log, insecure=insecure)
 
 

@@ -14,7 +14,14 @@ import numpy as np
 from podium.core.clock import utcnow
 from podium.core.signature import Signature
 from podium.deploy.watch_spec import MonitoringSpec, WindowSpec
-from podium.monitoring.reference import CategoricalColumn, NumericColumn, Reference, labels
+from podium.monitoring.reference import (
+    PREDICTION,
+    SCORE,
+    CategoricalColumn,
+    NumericColumn,
+    Reference,
+    labels,
+)
 from podium.registry import Registry
 from podium.watch import svg
 from podium.watch.snapshot import Window, model_figures, snapshot, traffic, watched_model
@@ -56,6 +63,10 @@ def build(
                 "to": part[-1]["at"].isoformat(),
                 **traffic(part),
                 "drift_share": figs["drift"].get("share"),
+                "drift_columns": {  # per column: how far from the reference, and the verdict
+                    col: {"effect": d.get("effect"), "drifted": d.get("drifted")}
+                    for col, d in (figs["drift"].get("columns") or {}).items()
+                },
                 "prediction_drift": next(iter(pred.values()), {"effect": None})["effect"],
                 "performance": {
                     k: v
@@ -72,6 +83,7 @@ def build(
         "snapshot": snap,
         "series": series,
         "histograms": _histograms(reference, ok, columns) if reference and columns else {},
+        "prediction_histograms": _prediction_histograms(reference, ok) if reference else {},
         "alerts": [_jsonable(a) for a in ws.store.alerts.list(name, limit=20)],
         "loop": _jsonable(ws.store.loops.get(name)),
     }
@@ -92,8 +104,28 @@ def _histograms(
 
     inputs = [row for r in rows for row in (r["inputs"] or [])]
     frame = pd.DataFrame(inputs, columns=columns) if inputs else pd.DataFrame(columns=columns)
+    return _shares(reference.columns, frame)
+
+
+def _prediction_histograms(reference: Reference, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The served predictions (and positive-class scores) against the reference's."""
+    import pandas as pd
+
+    served = {
+        PREDICTION: [p for r in rows for p in r["outputs"].get("predictions") or []],
+        SCORE: [p[1] for r in rows for p in r["outputs"].get("probabilities") or [] if len(p) == 2],
+    }
+    refs = {k: v for k, v in reference.predictions.items() if k in served}
+    frame = pd.DataFrame({k: pd.Series(served[k], dtype=object) for k in refs})
+    return _shares(refs, frame)
+
+
+def _shares(refs: dict[str, Any], frame: Any) -> dict[str, Any]:
+    """Per column of ``frame``, its shares and the reference's over the same bins."""
+    import pandas as pd
+
     out: dict[str, Any] = {}
-    for name, ref in reference.columns.items():
+    for name, ref in refs.items():
         if name not in frame:
             continue
         if isinstance(ref, NumericColumn):
