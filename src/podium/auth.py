@@ -243,7 +243,7 @@ class Guard:
         if secret is None and self.cookie is not None:
             secret = _cookie(scope, self.cookie)
             unsafe = scope["method"] not in SAFE_METHODS
-            if secret is not None and unsafe and _header(scope, CSRF_HEADER) is None:
+            if secret is not None and unsafe and scope_header(scope, CSRF_HEADER) is None:
                 return await self._deny(
                     send,
                     PermissionDeniedError(
@@ -359,7 +359,8 @@ def _cookie(scope: Any, name: str) -> str | None:
     return None
 
 
-def _header(scope: Any, name: bytes) -> str | None:
+def scope_header(scope: Any, name: bytes) -> str | None:
+    """A header of an ASGI scope, stripped; None when absent or empty."""
     for key, value in scope["headers"]:
         if key == name:
             text: str = value.decode("latin-1").strip()

@@ -22,7 +22,7 @@ from starlette.routing import Match, Route
 from podium._version import __version__
 from podium.api import approvals, dashboard, deployments, governance, models, pipelines, session
 from podium.api.roles import API_PREFIX, route_role
-from podium.auth import Authenticator, Guard
+from podium.auth import Authenticator, Guard, scope_header
 from podium.client import Client
 from podium.core.context import actor_var, request_id_var, role_var
 from podium.core.errors import (
@@ -143,7 +143,7 @@ def _with_context(app: ControlApp, downstream: ASGIApp) -> ASGIApp:
         reset = [request_id_var.set(rid)]
         if token is not None:
             reset += [actor_var.set(token.name), role_var.set(token.role.label)]
-        elif guard is None and (actor := _header(scope, b"x-podium-actor")):
+        elif guard is None and (actor := scope_header(scope, b"x-podium-actor")):
             # Without auth nobody is checked, so the caller's own name is as good as any
             # (the remote client sends it: audit records read as they would locally).
             reset.append(actor_var.set(actor[:128]))
@@ -162,8 +162,8 @@ def _cross_site(scope: Any) -> PodiumError | None:
     deployment through a dashboard open on loopback. Non-browser clients send no Origin."""
     if scope["method"] in ("GET", "HEAD", "OPTIONS"):
         return None
-    origin = _header(scope, b"origin")
-    host = _header(scope, b"host")
+    origin = scope_header(scope, b"origin")
+    host = scope_header(scope, b"host")
     if origin is None or (host is not None and origin.split("://", 1)[-1] == host):
         return None
     return PermissionDeniedError(
@@ -172,14 +172,6 @@ def _cross_site(scope: Any) -> PodiumError | None:
         required_role="operator",
         hint="Use the dashboard served by this server, the CLI or the API without an Origin.",
     )
-
-
-def _header(scope: Any, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            text: str = value.decode("latin-1").strip()
-            return text or None
-    return None
 
 
 def _request_id(scope: Any) -> str:
