@@ -107,3 +107,36 @@ def test_records_and_positional_rows_validate_to_the_same_array(rows: list[list[
     by_position = v.from_records(rows)
     assert np.array_equal(by_name, np.array(rows))
     assert np.array_equal(by_position, by_name)
+
+
+_ANY_NUMBER = st.one_of(
+    st.floats(),  # NaN, infinities, and finite values up to 1.8e308 (whose sums overflow)
+    st.integers(min_value=-(10**300), max_value=10**300),
+)
+
+
+@given(
+    st.lists(st.lists(_ANY_NUMBER, min_size=3, max_size=3), min_size=1, max_size=12),
+    st.booleans(),
+)
+def test_records_are_refused_exactly_when_a_value_is_not_finite(
+    rows: list[list[float]], nullable: bool
+) -> None:
+    # Few rows are checked by a Python sum, many by numpy: both must agree with the values.
+    frame = pd.DataFrame(
+        {"x": [0.0, np.nan if nullable else 1.0], "y": [0.0, 1.0], "z": [0.0, 1.0]}
+    )
+    v = Signature.infer(frame).validator()
+    finite = [[math.isfinite(float(value)) for value in row] for row in rows]
+    allowed = all(
+        ok or (nullable and j == 0 and math.isnan(float(row[j])))
+        for row, oks in zip(rows, finite, strict=True)
+        for j, ok in enumerate(oks)
+    )
+    if allowed:
+        assert np.array_equal(
+            v.from_records(rows), np.array(rows, dtype=np.float64), equal_nan=True
+        )
+    else:
+        with pytest.raises(ValidationError, match="must be a finite number"):
+            v.from_records(rows)
