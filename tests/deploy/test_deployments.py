@@ -271,3 +271,22 @@ def test_a_version_that_does_not_reproduce_its_reference_is_refused_at_deploy(
         churn.store.deployments.get("bad")
     deploy_model(churn, "churn@champion", "good")  # the sound version deploys
     assert churn.store.deployments.get("good").revision == 1
+
+
+def test_status_names_the_flavor_each_variant_is_served_with(churn: Workspace) -> None:
+    from podium.deploy.report import summary
+
+    spec = {
+        "name": "flavors",
+        "strategy": "ab",
+        "variants": {
+            "fast": {"model": "models:/churn@champion"},
+            "plain": {"model": "models:/churn@challenger", "flavor": "sklearn"},
+        },
+        "ab": {"weights": {"fast": 50, "plain": 50}},
+    }
+    apply(churn, spec)
+    variants = summary(churn, "flavors")["variants"]
+    assert {v: f["flavor"] for v, f in variants.items()} == {"fast": "onnx", "plain": "sklearn"}
+    r = CliRunner().invoke(app, ["deployments", "status", "flavors"])
+    assert r.exit_code == 0 and "flavor" in r.stdout and "onnx" in r.stdout, r.output

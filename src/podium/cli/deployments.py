@@ -88,12 +88,23 @@ def status(
     )
     table(
         None,
-        ["variant", "model", "resolves to", "requests", "errors", "p50 ms", "p99 ms", "feedback"],
+        [
+            "variant",
+            "model",
+            "resolves to",
+            "flavor",
+            "requests",
+            "errors",
+            "p50 ms",
+            "p99 ms",
+            "feedback",
+        ],
         [
             [
                 v,
                 f["model"],
                 f["resolves_to"],
+                f["flavor"] or "-",
                 f["requests"],
                 f"{f['error_rate']:.1%}" if f["requests"] else "-",
                 _ms(f["p50_ms"]),

@@ -8,8 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from podium.core.errors import PodiumError
 from podium.deploy.controller import figures
 from podium.deploy.service import resolved_versions
+from podium.deploy.spec import variant_flavor
+from podium.registry import Registry, fastpath
 from podium.rollout import compare
 from podium.workspace import Workspace
 
@@ -23,6 +26,7 @@ def summary(ws: Workspace, name: str, *, window: int = 10_000) -> dict[str, Any]
     rows = ws.store.predictions.recent(name, limit=window, inputs=False)
     stats = figures(rows)
     versions = resolved_versions(ws, dep)
+    flavors = _flavors(ws, dep)
     variants = {}
     for v in dep.spec["variants"]:
         s = stats.get(v)
@@ -30,6 +34,7 @@ def summary(ws: Workspace, name: str, *, window: int = 10_000) -> dict[str, Any]
         variants[v] = {
             "model": dep.spec["variants"][v]["model"],
             "resolves_to": versions[v],
+            "flavor": flavors[v],
             "requests": s.requests if s else 0,
             "errors": s.errors if s else 0,
             "error_rate": s.error_rate if s else 0.0,
@@ -91,3 +96,18 @@ def _shadows(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         }
         for v, s in out.items()
     }
+
+
+def _flavors(ws: Workspace, dep: Any) -> dict[str, str | None]:
+    """The flavor each variant is served with by ``podium serve NAME`` (no ``--flavor``):
+    onnx, sklearn, ``auto`` while the version is unchecked, None when it no longer
+    resolves or cannot be served as asked."""
+    registry = Registry(ws.store, ws.artifacts)
+    out: dict[str, str | None] = {}
+    for v, variant in dep.spec["variants"].items():
+        try:
+            asked = variant_flavor(dep.name, dep.spec, v)
+            out[v] = fastpath.serving_flavor(registry.get(variant["model"]), asked)
+        except PodiumError:
+            out[v] = None
+    return out

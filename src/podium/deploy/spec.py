@@ -274,3 +274,23 @@ def step_flags(spec: DeploymentSpec | dict[str, Any]) -> bool:
     data = spec.model_dump() if isinstance(spec, DeploymentSpec) else spec
     flags = (data.get("flags") or {}).get("flags") or []
     return any(f.get("step") for f in flags)
+
+
+def variant_flavor(
+    name: str, spec: dict[str, Any], variant: str, override: str | None = None
+) -> str:
+    """The flavor deployment ``name`` asks for ``variant``: ``override`` (the server's
+    ``--flavor``), else the variant's ``flavor``, else auto (the ONNX fast path where its
+    parity held). A deployment that learns online or skips flagged pipeline steps needs the
+    scikit-learn model itself: auto becomes sklearn, and onnx is refused naming why."""
+    asked = override or spec["variants"][variant].get("flavor") or "auto"
+    if asked == "sklearn" or not (spec.get("online") or step_flags(spec)):
+        return str(asked)
+    if asked == "onnx":
+        raise ValidationError(
+            f"Deployment {name!r} learns online or skips flagged pipeline "
+            "steps, which only the scikit-learn model can: it cannot be served with flavor onnx.",
+            field="flavor",
+            hint="Serve it with --flavor auto or sklearn.",
+        )
+    return "sklearn"

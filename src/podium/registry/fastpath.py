@@ -192,6 +192,26 @@ def ready(record: dict[str, Any] | None) -> bool:
     return record is not None and record.get("status") == READY
 
 
+def serving_flavor(mv: Any, asked: str | None) -> str:
+    """The flavor a server asked for ``asked`` (auto, sklearn, onnx or a flavor name) answers
+    ``mv`` with, read from the record alone (nothing converted): ``"auto"`` when the version
+    was never checked (its first server checks it)."""
+    first = mv.flavors[0] if mv.flavors else None
+    # Named as servers name it (X-Podium-Flavor): a scikit-learn model is "sklearn" whatever
+    # its serialization (skops records the scikit-learn version, joblib the model's type).
+    sklearn = first is not None and (
+        "sklearn" in first.meta or str(first.meta.get("type", "")).startswith("sklearn.")
+    )
+    registered = "none" if first is None else "sklearn" if sklearn else first.flavor
+    if asked in (None, "sklearn"):
+        return str(registered)
+    if asked != "auto":
+        return asked
+    if ready(mv.fast_path) and mv.flavor(FLAVOR) is not None:
+        return FLAVOR
+    return "auto" if recheck(mv.fast_path) else str(registered)
+
+
 def convert(model: Any, columns: int) -> bytes:
     """``model`` as an ONNX graph (float32 input ``[n, columns]``, ZipMap off).
 

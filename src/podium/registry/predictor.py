@@ -88,6 +88,7 @@ class Predictor:
         self._label_is_argmax = f"{final.__module__}.{final.__qualname__}" in ARGMAX_CLASSIFIERS
         # Models that give labels and probabilities from one call say so.
         self._both: Any = getattr(model, "predict_with_proba", None) if self.has_proba else None
+        self._lists: Any = getattr(model, "predict_lists", None) if self.has_proba else None
         self._order: list[int] | None = None  # column permutation to the model's fitted order
         self._finite_input = bool(
             self.validator and self.validator.numeric and not self.validator.nullable
@@ -169,9 +170,8 @@ class Predictor:
         ``predict_proba`` call gives both; others (thresholds, SVC's Platt scaling) are
         asked twice.
         """
-        if self._both is not None:  # one call gives both (an ONNX graph)
-            both_labels, both_proba = self._both(self._frame(model_input))
-            return both_labels.tolist(), both_proba.tolist()
+        if self._lists is not None:  # one call gives both (an ONNX graph)
+            return self._lists(self._frame(model_input))  # type: ignore[no-any-return]
         x = self._frame(model_input)
         with self._model_config():
             if not (self.has_proba and self.classes is not None):

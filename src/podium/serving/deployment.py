@@ -31,7 +31,7 @@ from podium.core.context import request_id_var
 from podium.core.errors import ConflictError, NotFoundError, PodiumError, ValidationError
 from podium.deploy import revert
 from podium.deploy.report import STALE_S
-from podium.deploy.spec import step_flags
+from podium.deploy.spec import variant_flavor
 from podium.registry import Predictor, Registry
 from podium.serving.app import (
     Limits,
@@ -121,26 +121,12 @@ class DeploymentServer(ModelServer):
         for variant, s in spec["variants"].items():
             if only is not None and variant not in only:
                 continue
-            predictor = self.registry.load(s["model"], flavor=self._flavor(spec, variant))
+            predictor = self.registry.load(
+                s["model"], flavor=variant_flavor(self.name, spec, variant, self.flavor)
+            )
             self.registry.verify(predictor)
             loaded[variant] = predictor
         return loaded
-
-    def _flavor(self, spec: dict[str, Any], variant: str) -> str:
-        """What answers for ``variant``: the server's --flavor, else the variant's ``flavor``,
-        else auto (the ONNX fast path where its parity held). A deployment that learns online
-        or skips flagged pipeline steps needs the scikit-learn model itself."""
-        asked = self.flavor or spec["variants"][variant].get("flavor") or "auto"
-        if asked == "sklearn" or not (spec.get("online") or step_flags(spec)):
-            return str(asked)
-        if asked == "onnx":
-            raise ValidationError(
-                f"Deployment {self.name!r} learns online or skips flagged pipeline steps, "
-                "which only the scikit-learn model can: it cannot be served with flavor onnx.",
-                field="flavor",
-                hint="Serve it with --flavor auto or sklearn.",
-            )
-        return "sklearn"
 
     def _without(self, predictor: Predictor, steps: frozenset[str]) -> Predictor:
         """The predictor with flagged-off pipeline steps skipped (built once, then cached)."""
@@ -365,11 +351,11 @@ class DeploymentServer(ModelServer):
         """The new revision's models, reusing those already loaded at the same version and
         asked for with the same flavor."""
         wanted = {
-            v: (self.registry.get(s["model"]).uri, self._flavor(spec, v))
+            v: (self.registry.get(s["model"]).uri, variant_flavor(self.name, spec, v, self.flavor))
             for v, s in spec["variants"].items()
         }
         have = {
-            (p.version.uri, self._flavor(self.spec, v)): p
+            (p.version.uri, variant_flavor(self.name, self.spec, v, self.flavor)): p
             for v, p in self.variants.items()
             if p.version is not None and v in self.spec["variants"]
         }

@@ -71,6 +71,12 @@ class OnnxClassifier(OnnxRegressor):
         labels, proba = self._run(X)[:2]
         return np.asarray(labels).reshape(-1), np.asarray(proba, dtype=np.float64)
 
+    def predict_lists(self, X: Any) -> tuple[list[Any], list[list[float]]]:
+        """:meth:`predict_with_proba` as Python lists, straight from the graph's outputs (the
+        server's path: float32 to Python float is exact, so no float64 copy is needed)."""
+        labels, proba = self._run(X)[:2]
+        return labels.ravel().tolist(), proba.tolist()
+
 
 class OnnxFlavor(Flavor):
     name = "onnx"
