@@ -1,6 +1,7 @@
-"""The dashboard's side of the control API over real HTTP: its files, signing in with a
-cookie (HttpOnly, SameSite=Strict, Secure off loopback), CSRF refusals, and the figures
-only the dashboard asks for (a deployment over time, its rollout)."""
+"""The dashboard's side of the control API over real HTTP: its files (GET and HEAD),
+signing in with a cookie (HttpOnly, SameSite=Strict, Secure off loopback), CSRF refusals,
+the figures only the dashboard asks for (a deployment over time, its rollout), and the
+lists it pages through (runs by trigger, data versions and audit records by offset)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 from tests.conftest import Trained
 
 import podium
+from podium.client.remote import RemoteClient
 from podium.core.clock import utcnow
+from podium.core.errors import ValidationError
 from podium.serving.server import RunningServer, start_in_thread
 from podium.ui import create_app
 from podium.workspace import Workspace
@@ -198,6 +202,13 @@ def test_the_rollout_shows_the_canary_step_and_each_gate(server: RunningServer) 
         ("/dashboard/deployments/web/timeline?rows=many", 422, "rows"),
         ("/dashboard/deployments/nope/timeline", 404, None),
         ("/dashboard/deployments/nope/rollout", 404, None),
+        ("/runs?trigger=cron", 422, "trigger"),
+        ("/runs?trigger=manual:alice", 422, "trigger"),
+        ("/runs?trigger=schedule:", 422, "trigger"),
+        ("/runs?trigger=Schedule", 422, "trigger"),
+        ("/data?offset=-1", 422, "offset"),
+        ("/data?offset=ten", 422, "offset"),
+        ("/audit?offset=-5", 422, "offset"),
     ],
 )
 def test_bad_dashboard_requests_are_clear_errors(
@@ -206,9 +217,101 @@ def test_bad_dashboard_requests_are_clear_errors(
     answer = httpx.get(server.url + API + path)
     assert answer.status_code == status
     body = answer.json()
-    assert body["error"] and body.get("field") == field
+    assert body["error"] and body.get("field") == field and body["hint"]
     if status == 404:
         assert "Known deployments" in body["error"] or body["hint"]
+    if field is not None:
+        assert field in body["error"]
+    if field == "trigger":
+        assert "manual, schedule, event" in body["error"]
+        assert "schedule:nightly" in body["hint"]
+
+
+def test_runs_filter_by_trigger_kind_or_one_schedule_locally_and_remotely(
+    canary: Workspace, server: RunningServer
+) -> None:
+    runs = canary.store.runs
+    started = {
+        trigger: runs.create("etl", {}, steps=[], trigger=trigger).id
+        for trigger in ("manual", "schedule:nightly", "schedule:hourly", "event:drift", "retrain")
+    }
+    runs.finish(started["schedule:hourly"], "failed", "boom")
+    with httpx.Client(base_url=server.url + API) as http:
+
+        def ids(**params: str) -> set[str]:
+            answer = http.get("/runs", params=params)
+            assert answer.status_code == 200, answer.text
+            return {r["id"] for r in answer.json()["items"]}
+
+        assert ids() == set(started.values())
+        assert ids(trigger="schedule") == {started["schedule:nightly"], started["schedule:hourly"]}
+        assert ids(trigger="schedule:nightly") == {started["schedule:nightly"]}
+        assert ids(trigger="schedule", status="failed") == {started["schedule:hourly"]}
+        assert ids(trigger="event") == {started["event:drift"]}
+        assert ids(trigger="manual", pipeline="etl") == {started["manual"]}
+        assert ids(trigger="check") == set()
+        two = http.get("/runs", params={"trigger": "schedule", "limit": 1}).json()
+        assert two["next_offset"] == 1
+        rest = http.get("/runs", params={"trigger": "schedule", "limit": 1, "offset": 1})
+        assert rest.json()["next_offset"] is None
+    remote = RemoteClient(server.url)
+    local = podium.Client(workspace=canary)
+    assert remote.list_runs(trigger="schedule") == local.list_runs(trigger="schedule")
+    with pytest.raises(ValidationError) as there:
+        remote.list_runs(trigger="nightly")
+    with pytest.raises(ValidationError) as here:
+        local.list_runs(trigger="nightly")
+    assert (there.value.message, there.value.field) == (here.value.message, "trigger")
+
+
+def test_data_versions_and_audit_records_page_with_offset(
+    canary: Workspace, server: RunningServer
+) -> None:
+    client = podium.Client(workspace=canary)
+    for i in range(5):
+        client.register_data(pd.DataFrame({"x": [i, i + 1]}), "events")
+    with httpx.Client(base_url=server.url + API) as http:
+        every = [d["version"] for d in http.get("/data", params={"name": "events"}).json()]
+        assert every == [5, 4, 3, 2, 1]
+        pages = [
+            [d["version"] for d in http.get("/data", params={"limit": 2, "offset": o}).json()]
+            for o in (0, 2, 4, 6)
+        ]
+        assert pages == [[5, 4], [3, 2], [1], []]
+
+        log = http.get("/audit", params={"limit": 1000}).json()
+        assert len(log) > 6  # the canary's deployment, its models and the data versions
+        paged = [
+            r["id"]
+            for o in range(0, len(log), 4)
+            for r in http.get("/audit", params={"limit": 4, "offset": o}).json()
+        ]
+        assert paged == [r["id"] for r in log]
+        data = http.get("/audit", params={"target_prefix": "data:/events/", "offset": 1}).json()
+        assert [r["target"] for r in data] == [f"data:/events/{v}" for v in (4, 3, 2, 1)]
+        models = http.get("/audit", params={"target_prefix": "models:/churn"}).json()
+        assert models and all(r["target"].startswith("models:/churn") for r in models)
+    local = client.audit(target_prefix="data:/events/", limit=2, offset=3)
+    assert [r.target for r in local] == ["data:/events/2", "data:/events/1"]
+    remote = RemoteClient(server.url)
+    assert remote.audit(target_prefix="data:/events/", limit=2, offset=3) == local
+    assert [d.version for d in remote.list_data("events", limit=2, offset=1)] == [4, 3]
+
+
+def test_head_answers_the_dashboards_page_and_files_as_get_without_a_body(
+    server: RunningServer,
+) -> None:
+    with httpx.Client(base_url=server.url) as http:
+        for path in ("/", "/ui/js/main.js", "/ui/app.css"):
+            got, head = http.get(path), http.head(path)
+            assert head.status_code == 200 == got.status_code, path
+            assert head.content == b""
+            assert head.headers["content-type"] == got.headers["content-type"]
+            assert head.headers["content-length"] == str(len(got.content))
+        assert "script-src 'self'" in http.head("/").headers["content-security-policy"]
+        assert http.head("/ui/js/nope.js").status_code == 404
+        refused = http.post("/")
+        assert refused.status_code == 405 and "HEAD" in refused.headers["allow"]
 
 
 def test_podium_ui_starts_the_server_and_prints_the_address(tmp_path: Path) -> None:

@@ -64,6 +64,25 @@ def test_each_gate_rolls_back_a_bad_candidate_with_its_figures(
     assert failed.gate == gate and failed.figure is not None and failed.limit is not None
 
 
+@pytest.mark.parametrize(
+    ("n", "said"),
+    [
+        (200, "p99 latency 50.0 ms vs stable 8.0 ms (max 13.0 ms)"),
+        (
+            20,
+            "median latency 50.0 ms vs stable 8.0 ms (max 13.0 ms; medians: a side has "
+            "under 100 timed requests)",
+        ),
+    ],
+)
+def test_the_latency_gate_says_which_latency_it_measured(n: int, said: str) -> None:
+    stable = VariantStats(requests=200, latencies_ms=[8.0] * 200)
+    few = Canary(steps=(10, 50, 100), min_duration_s=60, min_requests=10, max_wait_s=600)
+    d = analyze(few, 1, 10, VariantStats(requests=n, latencies_ms=[50.0] * n), stable)
+    [gate] = [g for g in d.gates if g.gate == "p99_latency"]
+    assert (gate.passed, gate.figure, gate.limit, gate.detail) == (False, 50.0, 13.0, said)
+
+
 def test_bad_steps_are_refused() -> None:
     for steps in ((), (50, 10, 100), (0, 100), (10, 50)):
         with pytest.raises(ValidationError):

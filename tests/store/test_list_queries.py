@@ -176,3 +176,108 @@ def test_recent_predictions_carry_their_feedback_and_can_leave_inputs_out(db_url
     assert [r["id"] for r in since] == ["canary-29", "canary-28", "canary-27"]
     assert store.predictions.recent("nobody") == []
     store.close()
+
+
+TRIGGERS = (
+    "manual",
+    "schedule:nightly",
+    "schedule:hourly",
+    "event:drift-detected",
+    "schedule",  # Pipeline.run(trigger="schedule") by hand: the kind alone
+    "scheduled",  # look-alikes that no kind filter may catch (on SQLite, LIKE ignores case)
+    "Schedule:weekly",
+    "retrain",
+)  # and no run started by a check
+
+
+@pytest.mark.parametrize(
+    ("trigger", "matches"),
+    [
+        ("manual", {"manual"}),
+        ("schedule", {"schedule:nightly", "schedule:hourly", "schedule"}),
+        ("schedule:nightly", {"schedule:nightly"}),
+        ("event", {"event:drift-detected"}),
+        ("retrain", {"retrain"}),
+        ("check", set()),
+    ],
+)
+def test_run_pages_filtered_by_trigger_hold_what_sorting_every_run_gives(
+    db_url: str, trigger: str, matches: set[str]
+) -> None:
+    store = MetadataStore(db_url)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "id": f"run{i:03d}",
+            "pipeline": ("etl", "train")[i // len(TRIGGERS) % 2],  # each trigger in both
+            "status": ("succeeded", "failed")[i % 3 == 0],
+            "params": {},
+            "trigger": TRIGGERS[i % len(TRIGGERS)],
+            "created_at": base + timedelta(minutes=i % 13),
+        }
+        for i in range(60)
+    ]
+    with store.db.write() as conn:
+        conn.execute(sa.insert(t.runs), rows)
+    newest_first = sorted(rows, key=lambda r: (r["created_at"], r["id"]), reverse=True)
+    for pipeline, status in product((None, "etl"), (None, "failed")):
+        matching = [
+            r["id"]
+            for r in newest_first
+            if r["trigger"] in matches
+            and pipeline in (None, r["pipeline"])
+            and status in (None, r["status"])
+        ]
+        assert bool(matching) is bool(matches) or status is not None, "a filter to test"
+        for limit, offset in product((1, 4, 100), (0, 3, len(matching))):
+            page = store.runs.list_runs(
+                pipeline=pipeline, status=status, trigger=trigger, limit=limit, offset=offset
+            )
+            assert [r.id for r in page] == matching[offset : offset + limit], (
+                pipeline,
+                status,
+                limit,
+                offset,
+            )
+            assert all(r.trigger in matches for r in page)
+    store.close()
+
+
+def test_audit_and_data_version_pages_follow_on_without_gaps_or_repeats(db_url: str) -> None:
+    store = MetadataStore(db_url)
+    for i in range(7):
+        for name in ("features", "labels"):
+            store.data.create_version(
+                name,
+                digest=f"{i:02d}{name[0]}".ljust(64, "0"),
+                format="parquet",
+                source=f"/data/{name}-{i}.parquet",
+                rows=i,
+                size=10,
+                schema={},
+                profile={},
+                created_by="test",
+            )
+    with store.db.write() as conn:  # versions made in the same instant still page in order
+        conn.execute(sa.update(t.data_versions).values(created_at=datetime(2025, 1, 1, tzinfo=UTC)))
+    every = [v.uri for v in store.data.list_versions(limit=1000)]
+    assert len(every) == len(set(every)) == 14
+    for size in (1, 3, 5):
+        paged = [
+            v.uri
+            for offset in range(0, 14, size)
+            for v in store.data.list_versions(limit=size, offset=offset)
+        ]
+        assert paged == every
+    assert [v.uri for v in store.data.list_versions("labels", limit=2, offset=5)] == [
+        "data:/labels/2",
+        "data:/labels/1",
+    ]
+
+    records = store.audit.list(limit=1000)
+    assert len(records) == 14
+    assert [r.id for r in store.audit.list(limit=4, offset=4)] == [r.id for r in records[4:8]]
+    assert store.audit.list(limit=4, offset=14) == []
+    labels = store.audit.list(target_prefix="data:/labels/", limit=3, offset=3)
+    assert [r.target for r in labels] == ["data:/labels/4", "data:/labels/3", "data:/labels/2"]
+    store.close()

@@ -4,6 +4,7 @@ screenshots land in tests/artifacts/ui/."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -33,6 +34,31 @@ def test_runs_list_shows_status_trigger_and_filters_and_pages(stack: Stack, ui: 
     expect(table.locator("tbody tr")).to_have_count(2)
     page.get_by_role("button", name="Older →").click()
     expect(page.get_by_text(re.compile(r"Showing 3\W4"))).to_be_visible()
+    ui.check()
+
+
+def test_the_trigger_filter_narrows_the_runs_list(stack: Stack, ui: Watched) -> None:
+    page = ui.open("/runs")
+    table = page.locator("section[aria-label=Runs] table")
+    expect(table).to_contain_text(stack.runs["quickstart"])
+    page.select_option("#f-trigger", "schedule")
+    expect(page).to_have_url(re.compile(r"trigger=schedule"))
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(2)  # the runs started with trigger="schedule" in conftest
+    expect(table).to_contain_text(stack.runs["quickstart-cached"])
+    expect(table).to_contain_text(stack.runs["failed-cached"])
+    assert set(rows.locator("td:nth-child(4)").all_inner_texts()) == {"schedule"}
+    ui.shot("runs-by-trigger")
+    page.select_option("#f-status", "failed")  # the filters add up
+    expect(page).to_have_url(re.compile(r"trigger=schedule.*status=failed|status=failed.*trigger"))
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text(stack.runs["failed-cached"])
+    page.select_option("#f-trigger", "event")
+    expect(page.locator("section[aria-label=Runs]")).to_contain_text("No run matches")
+    page = ui.open("/runs?trigger=event")
+    expect(page.locator("#f-trigger")).to_have_value("event")
+    expect(rows).to_have_count(1)
+    expect(table).to_contain_text(stack.runs["challenger"])
     ui.check()
 
 
@@ -271,6 +297,49 @@ def test_audit_log_filters(stack: Stack, ui: Watched) -> None:
     rows = table.locator("tbody tr")
     expect(rows.first).to_contain_text("alias.set")
     assert all("alias.set" in t for t in rows.all_inner_texts())
+    ui.check()
+
+
+def test_the_data_and_audit_pages_page_forward_and_back(stack: Stack, ui: Watched) -> None:
+    import pandas as pd
+
+    from podium.client import Client
+
+    for i in range(3):
+        Client(workspace=stack.ws).register_data(pd.DataFrame({"x": [i]}), "ui-paging")
+    page = ui.open("/data?limit=2")
+    table = page.locator("section[aria-label='Data versions'] table")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table).to_contain_text("ui-paging v3")
+    page.get_by_role("button", name="Older →").click()
+    expect(page).to_have_url(re.compile(r"offset=2"))
+    expect(page.get_by_text(re.compile(r"Showing 3\W4"))).to_be_visible()
+    expect(table).to_contain_text("ui-paging v1")
+    expect(table).not_to_contain_text("ui-paging v3")
+    ui.shot("data-page-2")
+    page.get_by_role("button", name="← Newer").click()
+    expect(table).to_contain_text("ui-paging v3")
+
+    records = stack.ws.store.audit.list(action="alias.set", limit=2)
+    assert len(records) == 2
+    page = ui.open("/audit?action=alias.set&limit=1")
+    rows = page.locator("section[aria-label='Audit records'] table tbody tr")
+    expect(rows).to_have_count(1)
+    page.get_by_role("button", name="Older →").click()
+    expect(page).to_have_url(re.compile(r"action=alias.set.*offset=1"))
+    expect(page.get_by_text(re.compile(r"Showing 2\W2"))).to_be_visible()
+    expect(page.locator("#a-action")).to_have_value("alias.set")
+    expect(rows.first).to_contain_text(records[1].target)
+    expect(rows.first).to_contain_text(json.dumps(records[1].after, separators=(",", ":")))
+
+    page.fill("#a-action", "")
+    page.fill("#a-target_prefix", "data:/ui-paging/")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"target_prefix=data"))
+    expect(rows).to_have_count(1)  # the page size stays
+    expect(rows.first).to_contain_text("data:/ui-paging/3")
+    page.get_by_role("button", name="Older →").click()
+    expect(rows.first).to_contain_text("data:/ui-paging/2")
     ui.check()
 
 

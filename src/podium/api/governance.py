@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import Field
 
-from podium.api.deps import Body, ClientDep
+from podium.api.deps import Body, ClientDep, Offset
 from podium.core.errors import ValidationError
 from podium.core.records import AuditRecord
 from podium.core.tokens import TokenRecord
@@ -35,6 +35,14 @@ class NewToken(Body):
 def audit(
     client: ClientDep,
     target: Text = None,
+    target_prefix: Annotated[
+        str | None,
+        Query(
+            max_length=500,
+            description="Only targets starting with this: models:/churn also finds its "
+            "versions and aliases (models:/churn/3, models:/churn@champion).",
+        ),
+    ] = None,
     actor: Text = None,
     action: Text = None,
     since: Annotated[
@@ -46,10 +54,20 @@ def audit(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 100,
+    offset: Offset = 0,
 ) -> Any:
-    """Audit records, newest first."""
+    """Audit records, newest first: a plain list (ask for one more than a page to know
+    whether another follows)."""
     after = _time(since, "since") if since is not None else None
-    return client.audit(target=target, actor=actor, action=action, since=after, limit=limit)
+    return client.audit(
+        target=target,
+        target_prefix=target_prefix,
+        actor=actor,
+        action=action,
+        since=after,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def _time(text: str, field: str) -> datetime:

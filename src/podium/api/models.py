@@ -107,8 +107,11 @@ def list_data(
     client: ClientDep,
     name: Annotated[str | None, Query(description="One dataset.")] = None,
     limit: Limit = 100,
+    offset: Offset = 0,
 ) -> Any:
-    return client.list_data(name, limit=limit)
+    """Data versions, newest first: a plain list (ask for one more than a page to know
+    whether another follows)."""
+    return client.list_data(name, limit=limit, offset=offset)
 
 
 @router.get("/data/{name}/{version}", tags=["data"], response_model=DataVersion)

@@ -54,12 +54,22 @@ def list_runs(
     client: ClientDep,
     pipeline: Annotated[str | None, Query(max_length=200)] = None,
     status: Annotated[str | None, Query(max_length=50)] = None,
+    trigger: Annotated[
+        str | None,
+        Query(
+            max_length=300,
+            description="manual, schedule, event, retrain or check; or one schedule's or "
+            "event's runs: schedule:NAME, event:NAME.",
+        ),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Any:
     """Runs, newest first (runs whose process died are marked crashed first)."""
     client.recover_crashed_runs()
-    runs = client.list_runs(pipeline=pipeline, status=status, limit=limit + 1, offset=offset)
+    runs = client.list_runs(
+        pipeline=pipeline, status=status, trigger=trigger, limit=limit + 1, offset=offset
+    )
     return page(runs, limit, offset)
 
 

@@ -25,6 +25,10 @@ def _status(s: str) -> Text:
 def list_runs(
     pipeline: Annotated[str | None, typer.Option(help="Only this pipeline.")] = None,
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    trigger: Annotated[
+        str | None,
+        typer.Option(help="Only runs so started: manual, schedule, event (or schedule:NAME)."),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 20,
     offset: Annotated[int, typer.Option(min=0, help="Skip this many.")] = 0,
     json_: JsonOpt = False,
@@ -32,7 +36,9 @@ def list_runs(
     """List runs, newest first (runs whose process died are marked crashed first)."""
     client = Client()
     client.recover_crashed_runs()
-    runs = client.list_runs(pipeline=pipeline, status=status, limit=limit, offset=offset)
+    runs = client.list_runs(
+        pipeline=pipeline, status=status, trigger=trigger, limit=limit, offset=offset
+    )
     if json_:
         print_json([r.to_dict() for r in runs])
         return

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from podium.core.errors import PodiumError
+from podium.core.names import check_trigger
 from podium.core.records import (
     AliasMove,
     ApprovalRequest,
@@ -208,8 +209,11 @@ class Client:
     def get_data(self, ref: str) -> DataVersion:
         return get_data(ref, workspace=self.workspace)
 
-    def list_data(self, name: str | None = None, *, limit: int = 100) -> list[DataVersion]:
-        return self.workspace.store.data.list_versions(name, limit=limit)
+    def list_data(
+        self, name: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[DataVersion]:
+        """Data versions, newest first (of one dataset when ``name`` is given)."""
+        return self.workspace.store.data.list_versions(name, limit=limit, offset=offset)
 
     def lineage_of(self, mv: ModelVersion) -> list[DataVersion]:
         """Data versions the run that produced ``mv`` read (and the one it names in ``data``)."""
@@ -239,11 +243,18 @@ class Client:
         *,
         pipeline: str | None = None,
         status: str | None = None,
+        trigger: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
+        """Runs, newest first. ``trigger`` is a kind (manual, schedule, event, retrain,
+        check) or one schedule's or event's runs (``schedule:nightly``)."""
         return self.workspace.store.runs.list_runs(
-            pipeline=pipeline, status=status, limit=limit, offset=offset
+            pipeline=pipeline,
+            status=status,
+            trigger=check_trigger(trigger) if trigger else None,
+            limit=limit,
+            offset=offset,
         )
 
     def pipelines(self) -> list[dict[str, Any]]:
@@ -455,14 +466,23 @@ class Client:
         self,
         *,
         target: str | None = None,
+        target_prefix: str | None = None,
         actor: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[AuditRecord]:
-        """Audit records, newest first, filtered by target, actor, action and time."""
+        """Audit records, newest first, filtered by target (or its start: ``models:/churn``
+        also finds ``models:/churn@champion``), actor, action and time."""
         return self.workspace.store.audit.list(
-            target=target, actor=actor, action=action, since=since, limit=limit
+            target=target,
+            target_prefix=target_prefix,
+            actor=actor,
+            action=action,
+            since=since,
+            limit=limit,
+            offset=offset,
         )
 
     # -- tokens ------------------------------------------------------------------------------

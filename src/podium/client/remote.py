@@ -271,8 +271,10 @@ class RemoteClient:
         which = str(parsed.version) if parsed.version else "latest"
         return _as(DataVersion, self._call("GET", f"/data/{_seg(parsed.name)}/{which}"))
 
-    def list_data(self, name: str | None = None, *, limit: int = 100) -> list[DataVersion]:
-        got = self._call("GET", "/data", params={"name": name, "limit": limit})
+    def list_data(
+        self, name: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[DataVersion]:
+        got = self._call("GET", "/data", params={"name": name, "limit": limit, "offset": offset})
         return _as(list[DataVersion], got)
 
     def lineage(self, ref: str, *, direction: str = "both", depth: int | None = None) -> Any:
@@ -287,10 +289,12 @@ class RemoteClient:
         *,
         pipeline: str | None = None,
         status: str | None = None,
+        trigger: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
-        items = self._pages("/runs", limit, offset, pipeline=pipeline, status=status)
+        filters = {"pipeline": pipeline, "status": status, "trigger": trigger}
+        items = self._pages("/runs", limit, offset, **filters)
         return _as(list[Run], items)
 
     def get_run(self, run_id: str) -> Run:
@@ -448,17 +452,21 @@ class RemoteClient:
         self,
         *,
         target: str | None = None,
+        target_prefix: str | None = None,
         actor: str | None = None,
         action: str | None = None,
         since: datetime | None = None,
         limit: int = 100,
+        offset: int = 0,
     ) -> list[AuditRecord]:
         params = {
             "target": target,
+            "target_prefix": target_prefix,
             "actor": actor,
             "action": action,
             "since": _aware(since).isoformat() if since else None,
             "limit": limit,
+            "offset": offset,
         }
         return _as(list[AuditRecord], self._call("GET", "/audit", params=params))
 

@@ -33,6 +33,31 @@ def check_name(name: object, kind: str = "name") -> str:
     return name
 
 
+# What starts a run: by hand (or a test), a schedule's fire (``schedule:NAME``), an event
+# (``event:NAME``), the retraining loop, or ``Pipeline.check``.
+RUN_TRIGGERS = ("manual", "schedule", "event", "retrain", "check")
+NAMED_TRIGGERS = ("schedule", "event")
+
+
+def check_trigger(trigger: object, field: str = "trigger") -> str:
+    """Return ``trigger`` if runs can be filtered by it, else raise :class:`ValidationError`:
+    a kind of :data:`RUN_TRIGGERS`, or one schedule's or event's runs (``schedule:nightly``).
+
+    >>> check_trigger("schedule:nightly")
+    'schedule:nightly'
+    """
+    kind, sep, name = trigger.partition(":") if isinstance(trigger, str) else ("", "", "")
+    if kind in RUN_TRIGGERS and (not sep or (kind in NAMED_TRIGGERS and name)):
+        return str(trigger)
+    raise ValidationError(
+        f"Invalid {field} {trigger!r}: expected one of {', '.join(RUN_TRIGGERS)}, or "
+        "schedule:NAME or event:NAME.",
+        field=field,
+        hint="E.g. 'schedule' for every scheduled run, 'schedule:nightly' for the runs of "
+        "schedule 'nightly'.",
+    )
+
+
 def check_digest(digest: object) -> str:
     """Return a bare lowercase sha256 hex digest, accepting an optional ``sha256:`` prefix."""
     if isinstance(digest, str):

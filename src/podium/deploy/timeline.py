@@ -21,7 +21,7 @@ def timeline(ws: Workspace, name: str, *, buckets: int = 30, rows: int = 5_000) 
     time: per bucket, requests and share per variant (shadows apart), errors, error rate and
     latency percentiles; and the split the deployment's state asks for now."""
     dep = ws.store.deployments.get(name)
-    log = ws.store.predictions.recent(name, limit=rows)
+    log = ws.store.predictions.recent(name, limit=rows, inputs=False)
     log.reverse()
     live = [r for r in log if "shadow_of" not in (r["outputs"] or {})]
     variants = list(dep.spec["variants"])

@@ -179,20 +179,23 @@ def _latency_gate(g: Gates, cand: VariantStats, stable: VariantStats) -> GateRes
     if not cand.latencies_ms:
         return None
     enough = min(len(cand.latencies_ms), len(stable.latencies_ms)) >= P99_MIN_SAMPLES
-    q, label = (99, "p99") if enough else (50, "median latency")
+    q, label = (99, "p99 latency") if enough else (50, "median latency")
     figure = float(np.percentile(cand.latencies_ms, q))
     limit = g.max_p99_ms if g.max_p99_ms is not None else math.inf
+    against = ""
     if stable.latencies_ms:
         base = float(np.percentile(stable.latencies_ms, q))
         limit = min(limit, max(base * g.max_p99_ratio, base + g.p99_slack_ms))
+        against = f" vs stable {base:.1f} ms"
     if not math.isfinite(limit):
         return None
+    why = "" if enough else f"; medians: a side has under {P99_MIN_SAMPLES} timed requests"
     return GateResult(
         "p99_latency",
         figure <= limit,
         figure,
         limit,
-        f"{label} {figure:.1f} ms (max {limit:.1f} ms)",
+        f"{label} {figure:.1f} ms{against} (max {limit:.1f} ms{why})",
     )
 
 

@@ -89,10 +89,13 @@ class DataRepo:
                 )
             return found[0]
 
-    def list_versions(self, name: str | None = None, limit: int = 100) -> list[DataVersion]:
+    def list_versions(
+        self, name: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DataVersion]:
+        """Versions newest first (ix_data_versions_created_at), of one dataset or all."""
         with self.db.read() as conn:
             where = D.c.name == name if name else None
-            return self._versions(conn, where, newest_first=True, limit=limit)
+            return self._versions(conn, where, newest_first=True, limit=limit, offset=offset)
 
     def record_input(self, run_id: str, version: DataVersion, step: str | None) -> None:
         """Remember that ``run_id`` read ``version`` (once per run and version)."""
@@ -135,17 +138,24 @@ class DataRepo:
         )
 
     def _versions(
-        self, conn: Connection, where: Any, *, newest_first: bool = False, limit: int = 1000
+        self,
+        conn: Connection,
+        where: Any,
+        *,
+        newest_first: bool = False,
+        limit: int = 1000,
+        offset: int = 0,
     ) -> list[DataVersion]:
         q = select(DV, D.c.name.label("dataset")).join(D, D.c.id == DV.c.dataset_id)
         if where is not None:
             q = q.where(where)
         order = (
-            (DV.c.created_at.desc(), DV.c.version.desc())
+            # id last: versions made in the same instant still page in one order
+            (DV.c.created_at.desc(), DV.c.version.desc(), DV.c.id.desc())
             if newest_first
             else (D.c.name, DV.c.version)
         )
-        rows = conn.execute(q.order_by(*order).limit(limit))
+        rows = conn.execute(q.order_by(*order).limit(limit).offset(offset))
         return [
             DataVersion(
                 name=r.dataset,

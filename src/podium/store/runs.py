@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from podium.core.clock import new_id, utcnow
 from podium.core.errors import NotFoundError
@@ -185,15 +185,20 @@ class RunRepo:
         *,
         pipeline: str | None = None,
         status: str | None = None,
+        trigger: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Run]:
+        """Runs newest first. ``trigger`` is a whole trigger (``schedule:nightly``) or its
+        kind, the part before ``:`` (``schedule`` matches every schedule's runs)."""
         newest_first = (R.c.created_at.desc(), R.c.id.desc())
         page = select(R.c.id).order_by(*newest_first).limit(limit).offset(offset)
         if pipeline:
             page = page.where(R.c.pipeline == pipeline)
         if status:
             page = page.where(R.c.status == status)
+        if trigger:
+            page = page.where(_trigger_is(trigger))
         # The page's ids first, then its rows: the offset is skipped along an index
         # (ix_runs_*_created_at) without reading the rows it skips.
         q = select(R).where(R.c.id.in_(page.scalar_subquery())).order_by(*newest_first)
@@ -284,6 +289,16 @@ class RunRepo:
             for s in conn.execute(select(S).where(S.c.run_id == run_id).order_by(S.c.position))
         )
         return _run(row, steps)
+
+
+def _trigger_is(trigger: str) -> ColumnElement[bool]:
+    """Runs of this trigger: ``schedule:nightly`` exactly; a kind without ``:`` (``manual``,
+    ``schedule``, ``event``) as it is and every ``kind:name`` of it."""
+    if ":" in trigger:
+        return R.c.trigger == trigger
+    # substr, not LIKE: SQLite's LIKE ignores case, PostgreSQL's does not
+    prefix = f"{trigger}:"
+    return or_(R.c.trigger == trigger, func.substr(R.c.trigger, 1, len(prefix)) == prefix)
 
 
 def _step(s: Any) -> StepRun:

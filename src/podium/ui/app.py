@@ -53,7 +53,9 @@ def create_app(
     """
     app = create_control_app(workspace, auth=auth, secure_cookies=secure_cookies)
 
-    @app.get("/", include_in_schema=False)
+    # HEAD as GET without the body (a link checker's or a load balancer's probe); the
+    # files under /ui answer HEAD already.
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     def dashboard() -> Response:
         return FileResponse(STATIC / "index.html", media_type="text/html", headers=HEADERS)
 

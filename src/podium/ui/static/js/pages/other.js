@@ -1,5 +1,8 @@
-import { h, badge, table, panel, pageHead, kv, refLink, fmtTime, fmtNum, confirmDialog, toast, errorBox } from "../dom.js";
+import { h, badge, table, panel, pageHead, pager, kv, refLink, fmtTime, fmtNum, confirmDialog, toast, errorBox } from "../dom.js";
 import { get, post, qs, enc } from "../api.js";
+import { listPlace, getListPage } from "../paging.js";
+
+const PAGE = 50;
 
 function every(s) {
   if (s.cron) return `cron ${s.cron}`;
@@ -54,10 +57,10 @@ async function loadFires(details, name) {
 }
 
 export async function data(main, ctx) {
-  const limit = Number(ctx.params.get("limit") || 100);
+  const { filters, limit, offset, go } = listPlace("data", ctx.params, ["name"], PAGE);
   main.append(pageHead([], "Data versions", "Registered datasets, newest first, with their profiles."));
   main.append(panel("Data versions", "data versions", async () => {
-    const rows = await get(`/data${qs({ limit: limit + 1 })}`);
+    const page = await getListPage("/data", filters, { limit, offset });
     return h("div", {}, table([
       ["Version", (d) => h("a", { href: `#/data/${enc(d.name)}/${d.version}` }, `${d.name} v${d.version}`)],
       ["Rows", (d) => fmtNum(d.rows), { num: true }],
@@ -67,8 +70,8 @@ export async function data(main, ctx) {
       ["Source", (d) => h("code", {}, String(d.source).slice(0, 60))],
       ["Made by run", (d) => (d.run_id ? refLink(`run:${d.run_id}`, d.run_id.slice(0, 12)) : "—")],
       ["Registered", (d) => fmtTime(d.created_at)],
-    ], rows.slice(0, limit), { empty: "No data version: `podium data register FILE NAME` records one." }),
-    rows.length > limit ? h("div", { class: "pager" }, h("a", { class: "button secondary", href: `#/data${qs({ limit: limit + 100 })}` }, "Show 100 more")) : null);
+    ], page.items, { empty: filters.name ? `Dataset ${filters.name} has no version here.` : "No data version: `podium data add FILE --name NAME` records one." }),
+    pager(page, (o) => go({ offset: o })));
   }));
 }
 
@@ -119,23 +122,23 @@ export async function flags(main) {
 }
 
 export async function audit(main, ctx) {
-  const p = ctx.params;
-  const f = { target: p.get("target") || "", actor: p.get("actor") || "", action: p.get("action") || "", since: p.get("since") || "" };
-  const limit = Number(p.get("limit") || 100);
+  const names = ["target", "target_prefix", "actor", "action", "since"];
+  const { filters: f, limit, offset, go } = listPlace("audit", ctx.params, names, PAGE);
   const field = (name, label, placeholder) => h("label", { for: `a-${name}` }, label,
     h("input", { id: `a-${name}`, name, value: f[name], placeholder }));
   const form = h("form", { class: "toolbar", role: "search", onsubmit: (e) => {
     e.preventDefault();
     const data = Object.fromEntries(new FormData(e.target).entries());
     if (data.since && !/[zZ]|[+-]\d\d:?\d\d$/.test(data.since)) data.since = new Date(data.since).toISOString();
-    location.hash = `#/audit${qs(data)}`;
+    go({ ...data, offset: null });
   } },
-  field("target", "Target", "deployments:/churn"), field("actor", "Actor", "ci"), field("action", "Action", "deployment.promote"),
+  field("target", "Target", "deployments:/churn"), field("target_prefix", "Target starts with", "models:/churn"),
+  field("actor", "Actor", "ci"), field("action", "Action", "deployment.promoted"),
   h("label", { for: "a-since" }, "Since", h("input", { id: "a-since", name: "since", type: "datetime-local", value: f.since ? f.since.slice(0, 16) : "" })),
   h("button", { type: "submit" }, "Filter"), h("a", { href: "#/audit", class: "button secondary" }, "Clear"));
   main.append(pageHead([], "Audit log", "Every change to aliases, deployments, traffic, flags, schedules and tokens: who, when, before and after."), form);
   main.append(panel("Audit records", "the audit log", async () => {
-    const rows = await get(`/audit${qs({ ...f, limit: limit + 1 })}`);
+    const page = await getListPage("/audit", f, { limit, offset });
     return h("div", {}, table([
       ["When", (r) => h("span", { class: "nowrap" }, fmtTime(r.at))],
       ["Actor", (r) => r.actor],
@@ -143,7 +146,7 @@ export async function audit(main, ctx) {
       ["Target", (r) => refLink(r.target)],
       ["Before", (r) => h("code", {}, JSON.stringify(r.before ?? null).slice(0, 120))],
       ["After", (r) => h("code", {}, JSON.stringify(r.after ?? null).slice(0, 120))],
-    ], rows.slice(0, limit), { empty: "No audit record matches." }),
-    rows.length > limit ? h("div", { class: "pager" }, h("a", { class: "button secondary", href: `#/audit${qs({ ...f, limit: limit + 100 })}` }, "Show 100 more")) : null);
+    ], page.items, { empty: "No audit record matches." }),
+    pager(page, (o) => go({ offset: o })));
   }));
 }

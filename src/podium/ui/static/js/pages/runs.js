@@ -1,19 +1,15 @@
 import { h, badge, table, panel, pageHead, pager, kv, refLink, fmtTime, fmtDuration, durationOf, clear, append, errorBox } from "../dom.js";
 import { get, qs, enc } from "../api.js";
 import { dag, gantt } from "../charts.js";
+import { listPlace } from "../paging.js";
 
 const STATUSES = ["", "running", "succeeded", "failed", "crashed"];
+// What starts a run (podium.core.names.RUN_TRIGGERS); a schedule's runs are schedule:NAME.
+const TRIGGERS = ["", "manual", "schedule", "event", "retrain", "check"];
 const PAGE = 25;
 
 export async function list(main, ctx) {
-  const p = ctx.params;
-  const filters = { pipeline: p.get("pipeline") || "", status: p.get("status") || "" };
-  const offset = Number(p.get("offset") || 0);
-  const limit = Math.min(Math.max(Number(p.get("limit") || PAGE), 1), 1000);
-  const go = (changes) => {
-    const next = { ...filters, limit: limit === PAGE ? null : limit, offset: 0, ...changes };
-    location.hash = `#/runs${qs(next)}`;
-  };
+  const { filters, limit, offset, go } = listPlace("runs", ctx.params, ["pipeline", "status", "trigger"], PAGE);
   const pipelines = h("select", { id: "f-pipeline", onchange: (e) => go({ pipeline: e.target.value }) },
     h("option", { value: "" }, "all pipelines"));
   get("/pipelines").then((all) => {
@@ -23,10 +19,14 @@ export async function list(main, ctx) {
   });
   const status = h("select", { id: "f-status", onchange: (e) => go({ status: e.target.value }) },
     STATUSES.map((st) => h("option", { value: st, selected: st === filters.status }, st || "any status")));
+  const trigger = h("select", { id: "f-trigger", onchange: (e) => go({ trigger: e.target.value }) },
+    TRIGGERS.map((tr) => h("option", { value: tr, selected: tr === filters.trigger }, tr || "any trigger")),
+    TRIGGERS.includes(filters.trigger) ? null : h("option", { value: filters.trigger, selected: true }, filters.trigger));
   main.append(pageHead([], "Runs", "Pipeline runs, newest first."),
     h("div", { class: "toolbar", role: "search" },
       h("label", { for: "f-pipeline" }, "Pipeline", pipelines),
-      h("label", { for: "f-status" }, "Status", status)));
+      h("label", { for: "f-status" }, "Status", status),
+      h("label", { for: "f-trigger" }, "Trigger", trigger)));
   const runsPanel = panel("Runs", "runs", async () => {
     const page = await get(`/runs${qs({ ...filters, limit, offset })}`);
     if (page.items.some((r) => r.status === "running")) ctx.every(2000, () => runsPanel.refresh());
@@ -38,7 +38,7 @@ export async function list(main, ctx) {
         ["Trigger", (r) => r.trigger],
         ["Started", (r) => h("span", { class: "nowrap" }, fmtTime(r.started_at || r.created_at))],
         ["Duration", (r) => fmtDuration(durationOf(r.started_at, r.ended_at)), { num: true }],
-      ], page.items, { empty: filters.pipeline || filters.status ? "No run matches these filters." : "No run yet: `podium run` starts one." }),
+      ], page.items, { empty: Object.values(filters).some(Boolean) ? "No run matches these filters." : "No run yet: `podium run` starts one." }),
       pager(page, (o) => go({ offset: o })));
   });
   main.append(runsPanel);
