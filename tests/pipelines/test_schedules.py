@@ -138,3 +138,15 @@ def test_two_schedulers_fire_each_due_run_exactly_once(
     assert len({r.scheduled_time for r in runs}) == len(runs)  # no fire ran twice
     assert all(r.status == "succeeded" for r in runs)
     assert len({f.claimed_by for f in fires}) >= 1
+
+
+def test_a_schedule_with_the_longest_name_records_its_runs(workspace: Workspace) -> None:
+    name = "n" * 128  # the longest name a schedule may have: its runs' trigger is longer
+    s = add_schedule(workspace, TINY, name=name, every="10s")
+    scheduler = Scheduler(workspace, tick=1.0)
+    fired = scheduler.tick_once(now=s.next_fire_at + timedelta(seconds=0.5))
+    for thread in scheduler.threads:
+        thread.join()
+    assert [f.status for f in fired] == ["claimed"]
+    [run] = podium.Client().list_runs(trigger=f"schedule:{name}")
+    assert run.status == "succeeded" and run.trigger == f"schedule:{name}"

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 # The newest migration; the store skips Alembic entirely when the database is at it.
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -130,7 +130,7 @@ runs = Table(
     Column("pipeline", String(256), nullable=False),
     Column("status", String(16), nullable=False),
     Column("params", Json, nullable=False, default=dict),
-    Column("trigger", String(32), nullable=False, default="manual"),
+    Column("trigger", String(255), nullable=False, default="manual"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=True),
     Column("ended_at", UTCDateTime, nullable=True),
