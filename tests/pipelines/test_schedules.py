@@ -150,3 +150,25 @@ def test_a_schedule_with_the_longest_name_records_its_runs(workspace: Workspace)
     assert [f.status for f in fired] == ["claimed"]
     [run] = podium.Client().list_runs(trigger=f"schedule:{name}")
     assert run.status == "succeeded" and run.trigger == f"schedule:{name}"
+
+
+def test_a_fire_whose_pipeline_breaks_on_import_is_recorded_as_failed(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = tmp_path / "breaks_later.py"
+    module.write_text(
+        "import os\n"
+        "from tests.pipelines.sched_pipelines import tiny\n"
+        "if os.environ.get('BREAK_ON_IMPORT'):\n"
+        "    raise ZeroDivisionError('the module broke')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    s = add_schedule(workspace, "breaks_later:tiny", name="breaks", every="10s")
+    monkeypatch.setenv("BREAK_ON_IMPORT", "1")
+    monkeypatch.delitem(sys.modules, "breaks_later")  # the next fire imports it again
+    scheduler = Scheduler(workspace, tick=1.0)
+    scheduler.tick_once(now=s.next_fire_at + timedelta(seconds=0.5))
+    for thread in scheduler.threads:
+        thread.join()
+    [fire] = workspace.store.schedules.fires("breaks")
+    assert fire.status == "failed" and fire.note == "ZeroDivisionError: the module broke"

@@ -251,12 +251,17 @@ class Scheduler:
                 **params,
             )
             log.info("Schedule %s fired %s: run %s %s", s.name, fire_time, result.id, result.status)
-        except PodiumError as exc:
-            log.error("Schedule %s could not start its run for %s: %s", s.name, fire_time, exc)
-            if event is None:
-                repo.failed(s.name, fire_time, str(exc))
+        except Exception as exc:  # recorded on the fire, never lost with the thread
+            if isinstance(exc, PodiumError):
+                log.error("Schedule %s could not start its run for %s: %s", s.name, fire_time, exc)
+                note = str(exc)
             else:
-                repo.event_outcome(s.name, event.id, note=str(exc))
+                log.exception("Schedule %s failed its run for %s", s.name, fire_time)
+                note = f"{type(exc).__name__}: {exc}"
+            if event is None:
+                repo.failed(s.name, fire_time, note)
+            else:
+                repo.event_outcome(s.name, event.id, note=note)
 
     def serve_forever(self) -> None:
         """Tick until :attr:`stop` is set, then wait for the runs in flight."""
