@@ -177,6 +177,7 @@ def test_the_canary_page_shows_split_gates_significance_and_history(
     expect(page.locator("#desired-text")).to_have_text("stable 80% · candidate 20%")
     variants = page.locator("section[aria-label=Variants] table")
     expect(variants).to_contain_text("breast-cancer/3 @challenger")
+    expect(variants).to_contain_text("onnx")  # the flavor each variant is served with
     rollout = page.locator("section[aria-label='Rollout progress']")
     expect(rollout.locator(".steps .stp.now")).to_have_text("20%")
     gates = rollout.locator("table").first
@@ -340,6 +341,10 @@ def test_the_data_and_audit_pages_page_forward_and_back(stack: Stack, ui: Watche
     expect(rows.first).to_contain_text("data:/ui-paging/3")
     page.get_by_role("button", name="Older →").click()
     expect(rows.first).to_contain_text("data:/ui-paging/2")
+    page = ui.open("/audit?offset=100000")  # a link past the end says so, and leads back
+    expect(page.get_by_text("Nothing past the first 100000")).to_be_visible()
+    page.get_by_role("button", name="← Newer").click()
+    expect(page).to_have_url(re.compile(r"offset=\d+"))
     ui.check()
 
 

@@ -215,7 +215,9 @@ export function pager(page, go) {
   const next = page.next_offset !== null && page.next_offset !== undefined;
   if (!prev && !next) return null;
   return h("nav", { class: "pager", "aria-label": "Pages" },
-    h("span", { class: "muted" }, `Showing ${page.offset + 1}–${page.offset + page.items.length}`),
+    h("span", { class: "muted" }, page.items.length
+      ? `Showing ${page.offset + 1}–${page.offset + page.items.length}`
+      : `Nothing past the first ${page.offset}`),
     h("button", { type: "button", class: "secondary", disabled: !prev, onclick: () => go(Math.max(page.offset - page.limit, 0)) }, "← Newer"),
     h("button", { type: "button", class: "secondary", disabled: !next, onclick: () => go(page.next_offset) }, "Older →"));
 }

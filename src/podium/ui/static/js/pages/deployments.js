@@ -133,6 +133,7 @@ function variantsView(st) {
   return h("div", {}, table([
     ["Variant", (r) => h("strong", {}, r.v)],
     ["Model", (r) => modelCell(r.model, r.resolves_to)],
+    ["Flavor", (r) => r.flavor || "—"],
     ["Requests", (r) => fmtNum(r.requests), { num: true }],
     ["Errors", (r) => fmtPct(r.error_rate, 1), { num: true }],
     ["p50 / p99", (r) => h("span", { class: "nowrap" }, `${fmtMs(r.p50_ms)} / ${fmtMs(r.p99_ms)}`), { num: true }],

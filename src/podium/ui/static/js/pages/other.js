@@ -121,6 +121,13 @@ export async function flags(main) {
   }));
 }
 
+// An ISO instant as a datetime-local input shows it: in the browser's time zone.
+function localInput(iso) {
+  const d = new Date(iso || "");
+  if (Number.isNaN(d.getTime())) return "";
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
 export async function audit(main, ctx) {
   const names = ["target", "target_prefix", "actor", "action", "since"];
   const { filters: f, limit, offset, go } = listPlace("audit", ctx.params, names, PAGE);
@@ -134,7 +141,7 @@ export async function audit(main, ctx) {
   } },
   field("target", "Target", "deployments:/churn"), field("target_prefix", "Target starts with", "models:/churn"),
   field("actor", "Actor", "ci"), field("action", "Action", "deployment.promoted"),
-  h("label", { for: "a-since" }, "Since", h("input", { id: "a-since", name: "since", type: "datetime-local", value: f.since ? f.since.slice(0, 16) : "" })),
+  h("label", { for: "a-since" }, "Since", h("input", { id: "a-since", name: "since", type: "datetime-local", value: localInput(f.since) })),
   h("button", { type: "submit" }, "Filter"), h("a", { href: "#/audit", class: "button secondary" }, "Clear"));
   main.append(pageHead([], "Audit log", "Every change to aliases, deployments, traffic, flags, schedules and tokens: who, when, before and after."), form);
   main.append(panel("Audit records", "the audit log", async () => {
