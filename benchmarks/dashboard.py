@@ -118,7 +118,8 @@ def fill_runs(ws: Workspace, n: int, rng: random.Random) -> dict[str, Any]:
         pipeline = _pick(rng, PIPELINES)
         names = PIPELINES[pipeline][0]
         status = _pick(rng, STATUSES)
-        trigger = _pick(rng, TRIGGERS)
+        kind = _pick(rng, TRIGGERS)  # recorded as the store does: schedule:NAME, event:NAME
+        trigger = kind if kind == "manual" else f"{kind}:{pipeline}-{kind}"
         run_id = _id_at(created, rng)
         durations = [rng.uniform(0.05, 30.0) for _ in names]
         ended = created + timedelta(seconds=sum(durations) + 0.5)
@@ -134,7 +135,7 @@ def fill_runs(ws: Workspace, n: int, rng: random.Random) -> dict[str, Any]:
                 "started_at": created,
                 "ended_at": None if status == "running" else ended,
                 "heartbeat_at": now + timedelta(days=1) if status == "running" else ended,
-                "scheduled_time": created if trigger == "schedule" else None,
+                "scheduled_time": created if kind == "schedule" else None,
                 "pipeline_ref": f"pipelines/{pipeline}.py:{pipeline}",
                 "error": f"ValueError: bad input in step {names[failing]}"
                 if failing >= 0
@@ -391,6 +392,11 @@ class Request:
     floor: list[tuple[str, dict[str, Any]]]  # raw SQL statements (and binds) of the page
 
 
+def _kind_sql(kind: str) -> str:
+    """The floor's filter for runs of a trigger kind (as the store matches it)."""
+    return f"(trigger = '{kind}' OR substr(trigger, 1, {len(kind) + 1}) = '{kind}:')"
+
+
 def dashboard_requests(ws: Workspace, runs: int) -> list[Request]:
     """The requests of the dashboard's list pages, with the floor of each."""
     from sqlalchemy import text
@@ -438,6 +444,18 @@ def dashboard_requests(ws: Workspace, runs: int) -> list[Request]:
             "/runs",
             {"limit": PAGE, "status": "failed"},
             [(f"SELECT * FROM runs WHERE status = 'failed' {order}", {})],
+        ),
+        Request(
+            "runs: trigger=event",
+            "/runs",
+            {"limit": PAGE, "trigger": "event"},
+            [(f"SELECT * FROM runs WHERE {_kind_sql('event')} {order}", {})],
+        ),
+        Request(
+            "runs: trigger=schedule, deep",
+            "/runs",
+            {"limit": PAGE, "trigger": "schedule", "offset": 3000},
+            [(f"SELECT * FROM runs WHERE {_kind_sql('schedule')} {order} OFFSET 3000", {})],
         ),
         Request(
             "runs: pipeline+status, deep",
