@@ -162,8 +162,9 @@ def test_recent_predictions_carry_their_feedback_and_can_leave_inputs_out(db_url
             )
             if i % 4 == 0:
                 feedback.append({"prediction_id": pid, "at": base, "label": i, "reward": 1.0})
-    store.predictions.write(preds, feedback)
+    store.predictions.write(preds, feedback, chunk=7)  # 60 rows in 9 statements, one commit
 
+    assert len(store.predictions.recent("canary")) == len(store.predictions.recent("other")) == 30
     got = store.predictions.recent("canary", limit=10)
     assert [r["id"] for r in got] == [f"canary-{i:02d}" for i in range(29, 19, -1)]
     assert {r["id"]: r["feedback"] and r["feedback"]["label"] for r in got} == {

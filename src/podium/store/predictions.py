@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -19,11 +20,21 @@ class PredictionRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def write(self, predictions: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> None:
-        """One transaction for a batch of predictions and feedback rows."""
+    def write(
+        self, predictions: list[dict[str, Any]], feedback: list[dict[str, Any]], chunk: int = 0
+    ) -> None:
+        """One transaction for a batch of predictions and feedback rows.
+
+        ``chunk``: insert that many rows per statement and let other threads run between
+        statements. A server's log thread writes thousands of rows a flush; binding them is
+        Python work that would hold the interpreter from the event loop for tens of ms.
+        """
+        step = chunk or max(len(predictions), 1)
         with self.db.write() as conn:
-            if predictions:
-                conn.execute(insert(P), predictions)
+            for start in range(0, len(predictions), step):
+                if start:
+                    time.sleep(0)  # hand the interpreter over between statements
+                conn.execute(insert(P), predictions[start : start + step])
             if feedback:
                 conn.execute(insert(F), feedback)
 
