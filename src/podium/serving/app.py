@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,8 @@ from podium.serving import openapi as docs
 from podium.serving.batching import Batching, MicroBatcher
 from podium.serving.call import Answer, Call, new_request_id, send_answer, valid_request_id
 from podium.serving.docs import add_offline_docs
+from podium.serving.lane import Lane
+from podium.serving.lane import enabled as lane_enabled
 from podium.serving.limits import RateLimit, RateLimiter
 from podium.serving.metrics import ServingMetrics
 
@@ -328,6 +330,11 @@ class ModelServer:
                 limit=("max_rows", self.limits.max_rows),
             )
         try:
+            lane = call.lane if call is not None and self.batching is None else None
+            if lane is not None:  # joins the model call of its turn (podium.serving.lane)
+                asked = lane.ask(predictor, x)
+                if asked is not None:
+                    return await asked  # type: ignore[no-any-return]
             batcher = self.batcher(predictor)
             if batcher is not None and rows < batcher.batching.max_batch:
                 return await batcher.infer(x)
@@ -361,7 +368,7 @@ def create_app(
     )
 
 
-Handler = Callable[[Call], Awaitable[Answer]]
+Handler = Callable[[Call], Coroutine[Any, Any, Answer]]
 _SPAN_ROUTES = {
     "v2": "/v2/models/{name}/infer",
     "predict": "/predict",
@@ -384,19 +391,25 @@ class ServingAPI(FastAPI):
         self.fast_infer: Handler | None = None  # /v2/models/{name}[/versions/{v}]/infer
         # Tokens and roles (podium.serving.auth.protect); checked before any route, fast or not.
         self.guard: Guard | None = None
+        self.lane: Lane | None = None  # set by build_app (podium.serving.lane)
+
+    def lane_handler(self, path: str, scope: Any) -> Handler | None:
+        """The prediction handler of a POST to ``path`` (v2's name and version go to the
+        scope's path parameters), or None for every other route."""
+        handler = self.fast_posts.get(path)
+        if handler is None and self.fast_infer is not None:
+            params = _infer_params(path)
+            if params is not None:
+                scope["path_params"] = params
+                handler = self.fast_infer
+        return handler
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         guard = self.guard
         if guard is not None and scope["type"] == "http" and not await guard.admit(scope, send):
             return  # refused: the guard sent the 401/403
         if scope["type"] == "http" and scope["method"] == "POST":
-            path = _route_path(scope)
-            handler = self.fast_posts.get(path)
-            if handler is None and self.fast_infer is not None:
-                params = _infer_params(path)
-                if params is not None:
-                    scope["path_params"] = params
-                    handler = self.fast_infer
+            handler = self.lane_handler(_route_path(scope), scope)
             if handler is not None:
                 call = Call(scope, receive)
                 await send_answer(send, call.request_id, await handler(call))
@@ -570,6 +583,7 @@ def build_app(server: ModelServer, lifespan: Any = None) -> FastAPI:
     app.fast_infer = oip
     app.fast_posts["/predict"] = predict
     app.fast_posts["/invocations"] = invocations
+    app.lane = Lane(app) if lane_enabled() else None
 
     def declared(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def route(request: Request) -> Response:

@@ -52,6 +52,7 @@ class Call:
         "_length",
         "arriving",
         "binary_tensors",
+        "lane",
         "otel_token",
         "path_params",
         "predictor",
@@ -71,6 +72,7 @@ class Call:
         self.version = ""  # the chosen model version's URI (a deployment reports it)
         self.arriving = False  # counted in the server's requests-being-read
         self.otel_token: Any = None
+        self.lane: Any = None  # the fast lane answering it (podium.serving.lane), if any
         self._headers: Headers | None = None
         # The two headers every request needs, found in one pass over the raw list.
         length: bytes | None = None

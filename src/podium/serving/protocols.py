@@ -9,6 +9,7 @@ count happens once per header, outside the app: nothing measurable on the hot pa
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any
 
 import orjson
@@ -16,6 +17,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from podium.core.errors import HeadersTooLargeError
 from podium.core.logs import log_format, log_level
+from podium.serving.lane import lane_of
 
 try:  # uvicorn[standard] installs it; without it uvicorn (and podium) use h11
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -41,6 +43,15 @@ def _refusal(limit: int) -> bytes:
         b"content-length: " + str(len(body)).encode() + b"\r\n"
         b"connection: close\r\n\r\n" + body
     )
+
+
+class _Busy:
+    """Stands for a connection's requests in the fast lane while another request arrives."""
+
+    response_complete = False
+
+
+_BUSY: Any = _Busy()
 
 
 class _HeadTooLarge(Exception):
@@ -75,6 +86,58 @@ if HttpToolsProtocol is not None:
             self.max_head: int = config.h11_max_incomplete_event_size or DEFAULT_MAX_HEAD
             self.head_bytes = 0
             self.head_refused = False
+            # The fast lane (podium.serving.lane): a taken request's handler and body so far,
+            # the lane's requests of this connection not answered yet, close once answered.
+            self.lane = lane_of(getattr(config, "loaded_app", None) or config.app)
+            self.lane_handler: Any = None
+            self.lane_body: list[bytes] = []
+            self.lane_queue: deque[Any] = deque()  # its requests in the lane, in order
+            self.lane_pending = 0
+            self.lane_close = False
+
+        def on_headers_complete(self) -> None:
+            lane = self.lane
+            handler = None if lane is None or self.root_path else lane.handler(self)
+            self.lane_handler = handler
+            if handler is not None:
+                return
+            if self.lane_pending:
+                # Behind requests of this connection still in the lane: uvicorn queues it
+                # as a pipelined request, started once the lane has answered them.
+                self.cycle = _BUSY
+            super().on_headers_complete()
+
+        def lane_answered(self) -> None:
+            """The lane wrote (or dropped) one answer of this connection."""
+            self.lane_pending -= 1
+            if self.lane_pending:
+                self.server_state.total_requests += 1
+            elif self.lane_close:
+                self.server_state.total_requests += 1
+                self.transport.close()
+            else:  # counts it, resumes reading, starts what was pipelined or arms keep-alive
+                self.on_response_complete()
+
+        def on_body(self, body: bytes) -> None:
+            if self.lane_handler is None:
+                super().on_body(body)
+            else:
+                self.lane_body.append(body)
+
+        def on_message_complete(self) -> None:
+            handler = self.lane_handler
+            if handler is None:
+                super().on_message_complete()
+                return
+            body, self.lane_body, self.lane_handler = b"".join(self.lane_body), [], None
+            assert self.lane is not None
+            self.lane.arrive(self, handler, body)
+
+        def shutdown(self) -> None:
+            if self.lane_pending:  # answer what the lane holds, then close
+                self.lane_close = True
+                return
+            super().shutdown()
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
