@@ -182,10 +182,11 @@ def _tensor(t: Any, i: int) -> tuple[str, np.ndarray[Any, Any]]:
     where = f"inputs[{i}]"
     if not isinstance(t, dict):
         raise ValidationError(f"{where} must be a tensor object.", field=where)
-    for key in ("name", "shape", "datatype", "data"):
-        if key not in t:
-            raise ValidationError(f"{where} is missing {key!r}.", field=f"{where}.{key}")
-    name, shape, datatype, data = t["name"], t["shape"], t["datatype"], t["data"]
+    try:
+        name, shape, datatype, data = t["name"], t["shape"], t["datatype"], t["data"]
+    except KeyError:
+        key = next(k for k in ("name", "shape", "datatype", "data") if k not in t)
+        raise ValidationError(f"{where} is missing {key!r}.", field=f"{where}.{key}") from None
     if not isinstance(name, str):
         raise ValidationError(f"{where}.name must be a string.", field=f"{where}.name")
     if (
@@ -212,7 +213,7 @@ def _tensor(t: Any, i: int) -> tuple[str, np.ndarray[Any, Any]]:
         raise ValidationError(
             f"{where}.data does not hold {datatype} values.", field=f"{where}.data"
         ) from None
-    if arr.dtype == object and any(not isinstance(x, str) for x in arr.ravel().tolist()):
+    if arr.dtype.kind == "O" and any(not isinstance(x, str) for x in arr.ravel().tolist()):
         raise ValidationError(f"{where}.data must hold strings for BYTES.", field=f"{where}.data")
     expected = math.prod(shape)
     if arr.size != expected:
@@ -235,6 +236,10 @@ def _requested_outputs(outputs: Any) -> list[str] | None:
     return [o["name"] for o in outputs]
 
 
+_LABELS = ["predict"]
+_BOTH = ["predict", "predict_proba"]  # the outputs a model has, in the order answered
+
+
 def encode_oip(
     predictor: Predictor,
     labels: list[Any],
@@ -242,12 +247,12 @@ def encode_oip(
     wanted: list[str] | None,
     request_id: Any,
 ) -> dict[str, Any]:
-    available = {"predict"} | ({"predict_proba"} if proba is not None else set())
-    names = wanted if wanted else sorted(available, key=["predict", "predict_proba"].index)
+    available = _BOTH if proba is not None else _LABELS
+    names = wanted or available
     unknown = [n for n in names if n not in available]
     if unknown:
         raise ValidationError(
-            f"Unknown output {unknown[0]!r}; this model has: {', '.join(sorted(available))}.",
+            f"Unknown output {unknown[0]!r}; this model has: {', '.join(available)}.",
             field="outputs",
         )
     outputs = []

@@ -173,8 +173,9 @@ class Lane:
         finally:
             self.turn = None
         turn.run(self.server.metrics)
+        asked = {id(future) for _, _, future in turn.calls}
         for proto, slot, coro, yielded in started:
-            if any(f is yielded for _, _, f in turn.calls):
+            if id(yielded) in asked:
                 yielded = self._step(proto, slot, coro)
                 if yielded is _DONE:
                     continue
