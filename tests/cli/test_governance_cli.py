@@ -80,6 +80,10 @@ def test_audit_list_filters_by_target_actor_action_and_time(
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert _json(["audit", "list", "--since", future, "--json"]) == []
     assert len(_json(["audit", "list", "--limit", "1", "--json"])) == 1
+    second = _json(["audit", "list", "--limit", "1", "--offset", "1", "--json"])
+    assert second == records[1:2]
+    versions = _json(["audit", "list", "--target-prefix", "models:/cancer/", "--json"])
+    assert [r["target"] for r in versions] == ["models:/cancer/2", "models:/cancer/1"]
     r = same_both_ways(["audit", "list", "--actor", "bob"])
     assert r.exit_code == 0 and "bob" in r.stdout and "version=2" in r.stdout
     r = same_both_ways(["audit", "list", "--since", "last tuesday"])

@@ -19,21 +19,28 @@ def list_records(
     target: Annotated[
         str | None, typer.Option(help="Only this target, e.g. models:/churn@champion.")
     ] = None,
+    target_prefix: Annotated[
+        str | None,
+        typer.Option(help="Only targets starting so: models:/churn also finds its versions."),
+    ] = None,
     actor: Annotated[str | None, typer.Option(help="Only changes made by this actor.")] = None,
     action: Annotated[str | None, typer.Option(help="Only this action, e.g. alias.set.")] = None,
     since: Annotated[
         str | None, typer.Option(help="Only newer records: an ISO time, or an age like 1h, 2d.")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 100,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many newest records first.")] = 0,
     json_: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """List audit records, newest first: `podium audit list --target models:/churn@champion`."""
     records = Client().audit(
         target=target,
+        target_prefix=target_prefix,
         actor=actor,
         action=action,
         since=parse_since(since) if since is not None else None,
         limit=limit,
+        offset=offset,
     )
     if json_:
         print_json([r.to_dict() for r in records])
