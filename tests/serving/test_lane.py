@@ -144,3 +144,41 @@ def test_the_lane_can_be_turned_off(
     finally:
         server.stop()
         client.workspace.close()
+
+
+def test_with_tokens_on_each_request_of_a_turn_is_admitted_on_its_own(
+    served: Served, tmp_path: Any
+) -> None:
+    from podium.auth import Authenticator
+    from podium.serving.auth import protect
+
+    client = Client(home=tmp_path)
+    client.register_model(served.trained.model, "guarded", input_example=served.trained.X)
+    predictor = client.create_token("p", "predictor")[1]
+    viewer = client.create_token("v", "viewer")[1]
+    app = protect(
+        create_app(client.load("guarded/1")), Authenticator(client.workspace.store.tokens)
+    )
+    server = start_in_thread(app)
+    body = {"records": [record(served.trained, 0)]}
+
+    def ask(secret: str | None, rid: str) -> bytes:
+        head = _request("/predict", body, rid)
+        if secret is None:
+            return head
+        return head.replace(b"\r\n\r\n", f"\r\nauthorization: Bearer {secret}\r\n\r\n".encode(), 1)
+
+    try:
+        answers = pipelined(
+            server.url,
+            [ask(predictor, "a"), ask(None, "b"), ask(viewer, "c"), ask(predictor, "d")],
+        )
+    finally:
+        server.stop()
+        client.workspace.close()
+    assert [a[0] for a in answers] == [200, 401, 403, 200]
+    assert [a[1]["x-request-id"] for a in answers] == ["a", "b", "c", "d"]
+    assert answers[1][1]["www-authenticate"] == 'Bearer realm="podium"'
+    assert 'error="insufficient_scope"' in answers[2][1]["www-authenticate"]
+    assert json.loads(answers[2][2])["required_role"] == "predictor"
+    assert json.loads(answers[3][2])["predictions"] == json.loads(answers[0][2])["predictions"]

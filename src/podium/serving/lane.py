@@ -15,7 +15,8 @@ of the turn together (a failing batch is retried request by request, so one bad 
 does not fail its neighbours), then finishes each. A handler that suspends on anything else
 (a large request sent to a thread) is finished by an asyncio task, as on the ASGI path.
 
-Requests the lane does not take (auth on, ``--access-log``, chunked bodies, pipelining
+With tokens on, the guard admits each request first, as on the ASGI path (its refusals are
+the answers). Requests the lane does not take (``--access-log``, chunked bodies, pipelining
 behind a request in progress, everything but the prediction routes) go through uvicorn and
 the ASGI app unchanged. ``PODIUM_FAST_LANE=0`` turns the lane off.
 """
@@ -125,7 +126,6 @@ class Lane:
             or not proto.parser.should_keep_alive()
             or b"?" in proto.url
             or b"%" in proto.url
-            or self.api.guard is not None
         ):
             return None
         length = None
@@ -142,12 +142,31 @@ class Lane:
             return None
         scope = proto.scope
         found = self.api.lane_handler(path, scope)
-        if found is not None:
-            scope["method"] = "POST"
-            scope["path"] = path
-            scope["raw_path"] = proto.url
-            scope["query_string"] = b""
+        if found is None:
+            return None
+        scope["method"] = "POST"
+        scope["path"] = path
+        scope["raw_path"] = proto.url
+        scope["query_string"] = b""
+        if self.api.guard is not None:
+            return functools.partial(self._guarded, found)
         return found
+
+    async def _guarded(self, handler: Handler, call: Call) -> Answer:
+        """``handler`` behind the server's tokens (podium.serving.auth): a refusal, sent by
+        the guard as on the ASGI path, becomes the answer."""
+        guard = self.api.guard
+        assert guard is not None
+        sent: list[dict[str, Any]] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        if await guard.admit(call.scope, capture):
+            return await handler(call)
+        start, body = sent[0], sent[1].get("body", b"")
+        extra = [h for h in start.get("headers", []) if h[0] not in _OWN_HEADERS]
+        return int(start["status"]), body, extra
 
     def arrive(self, proto: Any, handler: Handler, body: bytes) -> None:
         """A whole request: answered on the next turn of the loop, with its turn's others."""
@@ -250,6 +269,7 @@ class Lane:
 
 
 _DONE = object()
+_OWN_HEADERS = (b"content-type", b"content-length")  # the lane writes these itself
 
 
 def _failure(call: Call, exc: BaseException) -> Answer:
