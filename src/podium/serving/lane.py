@@ -173,7 +173,6 @@ class Lane:
         if not self.pending:
             proto.loop.call_soon(self.run)
         slot = _Slot(Call(proto.scope, _Body(body)))
-        proto.lane_pending += 1
         proto.lane_queue.append(slot)
         self.pending.append((proto, slot, handler))
 

@@ -87,12 +87,12 @@ if HttpToolsProtocol is not None:
             self.head_bytes = 0
             self.head_refused = False
             # The fast lane (podium.serving.lane): a taken request's handler and body so far,
-            # the lane's requests of this connection not answered yet, close once answered.
+            # this connection's requests in the lane not answered yet (in order), and whether
+            # to close once they are.
             self.lane = lane_of(getattr(config, "loaded_app", None) or config.app)
             self.lane_handler: Any = None
             self.lane_body: list[bytes] = []
-            self.lane_queue: deque[Any] = deque()  # its requests in the lane, in order
-            self.lane_pending = 0
+            self.lane_queue: deque[Any] = deque()
             self.lane_close = False
 
         def on_headers_complete(self) -> None:
@@ -101,7 +101,7 @@ if HttpToolsProtocol is not None:
             self.lane_handler = handler
             if handler is not None:
                 return
-            if self.lane_pending:
+            if self.lane_queue:
                 # Behind requests of this connection still in the lane: uvicorn queues it
                 # as a pipelined request, started once the lane has answered them.
                 self.cycle = _BUSY
@@ -109,8 +109,7 @@ if HttpToolsProtocol is not None:
 
         def lane_answered(self) -> None:
             """The lane wrote (or dropped) one answer of this connection."""
-            self.lane_pending -= 1
-            if self.lane_pending:
+            if self.lane_queue:  # the lane takes each answer off the queue before writing it
                 self.server_state.total_requests += 1
             elif self.lane_close:
                 self.server_state.total_requests += 1
@@ -134,7 +133,7 @@ if HttpToolsProtocol is not None:
             self.lane.arrive(self, handler, body)
 
         def shutdown(self) -> None:
-            if self.lane_pending:  # answer what the lane holds, then close
+            if self.lane_queue:  # answer what the lane holds, then close
                 self.lane_close = True
                 return
             super().shutdown()
